@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh clone: `make demo` and `make test`.
+# Both create (or reuse) .venv inside the clone: torch first, at the pinned CPU build that
+# these machines carry, then everything else under constraints.txt so nothing replaces it.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TORCH := torch==2.13.0
+# No model or dataset hub is reachable on the demo's embedded data: never wait on retries.
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_SILENT=true
+
+.PHONY: setup demo test lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check $(TORCH)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(OFFLINE) $(PY) -m xlprune +experiment=demo -m
+
+test: $(STAMP)
+	$(OFFLINE) $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf $(VENV) outputs multirun/*/ .pytest_cache

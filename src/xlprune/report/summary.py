@@ -1,0 +1,45 @@
+"""At the end of a sweep: where the results are and a short table of them. Light on
+imports: it runs inside Hydra's multirun process."""
+
+import logging
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+from xlprune.results import FILENAME, read_results
+
+log = logging.getLogger(__name__)
+
+
+def collect(sweep_dir: str | Path) -> list[dict]:
+    rows = []
+    for path in sorted(Path(sweep_dir).rglob(FILENAME)):
+        data = read_results(path)
+        if data is not None:
+            rows.append(dict(data, path=str(path)))
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """One line per job: test score per target language (the task's main metric)."""
+    header = f"{'model':<10} {'task':<4} {'setting':<7} {'source':<7} {'k':>3}  test scores"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        name = "accuracy" if r.get("metric") == "accuracy" else "f1"
+        scores = "  ".join(
+            f"{lang}={v[name]:.3f}"
+            for lang, v in r["metrics"]["test"].items()
+            if lang in r["targets"]
+        )
+        lines.append(
+            f"{r['model']:<10} {r['task']:<4} {r['setting']:<7} "
+            f"{','.join(r['source']):<7} {r['prune_count']:>3}  {scores}"
+        )
+    return "\n".join(lines)
+
+
+class SweepSummary(Callback):
+    def on_multirun_end(self, config, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir).resolve()
+        rows = collect(sweep_dir)
+        print(f"\n{len(rows)} job results under {sweep_dir}\n{table(rows)}", flush=True)

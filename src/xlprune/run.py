@@ -1,0 +1,180 @@
+"""One job, top to bottom: data -> model -> fine-tune -> evaluate -> results.json."""
+
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from xlprune import hub
+from xlprune.errors import XlpruneError
+
+log = logging.getLogger(__name__)
+
+
+def plan_fine_tunes(setting: str, source: list[str], targets: list[str]) -> list[tuple]:
+    """(training languages, evaluated languages) per fine-tune. Cross-lingual: one model
+    trained on the sources, scored on sources and every target. Multi-lingual: per target,
+    a model trained on sources + that target, scored on it."""
+    for key, langs in (("source", source), ("targets", targets)):
+        if not langs or not all(isinstance(x, str) and x for x in langs):
+            raise XlpruneError(f"{key}={langs}: give a non-empty list of language codes")
+    if setting == "cross":
+        return [(list(source), list(dict.fromkeys(source + targets)))]
+    if setting == "multi":
+        return [(list(dict.fromkeys(source + [t])), [t]) for t in targets]
+    raise XlpruneError(f"setting={setting}: unknown; choose cross or multi")
+
+
+@contextmanager
+def timed(timing: dict, phase: str):
+    start = time.perf_counter()
+    yield
+    timing[phase] = round(timing.get(phase, 0.0) + time.perf_counter() - start, 3)
+
+
+def quiet_lightning() -> None:
+    """Keep job logs to what matters: Lightning's banners, tips and known-harmless
+    warnings (we validate and test with explicit loaders) say nothing about the run."""
+    import warnings
+
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    for message in (".*no `val_dataloader`.*", ".*LeafSpec.*", ".*does not have many workers.*"):
+        warnings.filterwarnings("ignore", message=message)
+
+
+def run(cfg: DictConfig) -> dict:
+    from hydra.core.hydra_config import HydraConfig
+
+    quiet_lightning()
+    timing: dict = {}
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    source, targets = list(cfg.source), list(cfg.targets)
+    plan = plan_fine_tunes(cfg.setting.name, source, targets)
+    from hydra.utils import instantiate
+
+    spec = instantiate(cfg.model)
+    if spec.needs_hub():
+        hub.configure(cfg.hub_offline)
+
+    import pytorch_lightning as pl
+
+    from xlprune.data.datamodule import TaggingDataModule
+    from xlprune.models.tagger import Tagger
+    from xlprune.results import FILENAME, versions, write_json_atomic
+    from xlprune.store import Store
+
+    data = instantiate(cfg.data)
+    langs = list(dict.fromkeys(source + targets))
+    with timed(timing, "data"):
+        splits = {
+            s: {lang: data.load(cfg.task.name, lang, s) for lang in langs}
+            for s in ("train", "dev", "test")
+        }
+    labels = sorted(
+        set(data.labels(cfg.task.name)).union(
+            label
+            for by_lang in splits.values()
+            for sents in by_lang.values()
+            for _, sent_labels in sents
+            for label in sent_labels
+        )
+    )
+    texts = [" ".join(words) for lang in langs for words, _ in splits["train"][lang]]
+    store = Store(cfg.cache_dir)
+    logger = make_logger(cfg, out_dir)
+    metrics: dict = {"dev": {}, "test": {}}
+    try:
+        for train_langs, eval_langs in plan:
+            pl.seed_everything(cfg.seed, workers=True, verbose=False)
+            with timed(timing, "model"):
+                model, tokenizer = spec.build(labels=labels, texts=texts, store=store)
+            dm = TaggingDataModule(
+                tokenizer,
+                {lang: splits["train"][lang] for lang in train_langs},
+                {lang: splits["dev"][lang] for lang in eval_langs},
+                {lang: splits["test"][lang] for lang in eval_langs},
+                labels,
+                batch_size=cfg.batch_size,
+                eval_batch_size=cfg.eval_batch_size,
+                max_length=cfg.max_length,
+                shuffle=cfg.get("shuffle", False),
+            )
+            with timed(timing, "tokenise"):
+                dm.setup()
+            tagger = Tagger(model, labels, cfg.task.metric, **cfg.optim)
+            trainer = instantiate(cfg.trainer, logger=logger or False)
+            with timed(timing, "fit"):
+                trainer.fit(tagger, train_dataloaders=dm.train_dataloader())
+            for split, loaders in (("dev", dm.val_dataloader), ("test", dm.test_dataloader)):
+                tagger.prepare_eval(split, eval_langs, {g: dm.gold(split, g) for g in eval_langs})
+                run_eval = trainer.validate if split == "dev" else trainer.test
+                with timed(timing, split):
+                    run_eval(tagger, dataloaders=loaders(), verbose=False)
+                metrics[split].update(tagger.scores[split])
+        results = {
+            "model": cfg.model.name,
+            "task": cfg.task.name,
+            "setting": cfg.setting.name,
+            "data": cfg.data.name,
+            "source": source,
+            "targets": targets,
+            "seed": cfg.seed,
+            "prune_count": 0,
+            "pruned_heads": [],
+            "labels": labels,
+            "metric": cfg.task.metric,
+            "metrics": metrics,
+            "fine_tunes": len(plan),
+            "timing": timing,
+            "versions": versions(),
+        }
+        finish_logger(logger, cfg, results)
+        write_json_atomic(out_dir / FILENAME, results)
+    finally:
+        close_logger(logger)
+    log.info("results: %s", out_dir / FILENAME)
+    return results
+
+
+def make_logger(cfg: DictConfig, out_dir: Path):
+    """The configured Lightning logger or None; a W&B run is named after the job and
+    grouped by its sweep."""
+    if not cfg.get("logger") or "_target_" not in cfg.logger:
+        return None
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from hydra.utils import instantiate
+
+    if not cfg.logger._target_.endswith("WandbLogger"):
+        return instantiate(cfg.logger)
+    hc = HydraConfig.get()
+    extra = {"name": hc.job.override_dirname or out_dir.name}
+    if hc.mode == RunMode.MULTIRUN:
+        extra["group"] = str(Path(hc.sweep.dir).as_posix()).replace("/", "_")
+    return instantiate(cfg.logger, **extra)
+
+
+def finish_logger(logger, cfg: DictConfig, results: dict) -> None:
+    """The whole config and the final metrics go to the logger, flat and readable."""
+    if logger is None:
+        return
+    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    flat = {
+        f"final/{split}/{lang}/{name}": value
+        for split, by_lang in results["metrics"].items()
+        for lang, values in by_lang.items()
+        for name, value in values.items()
+    }
+    logger.log_metrics(flat)
+    if hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
+        logger.experiment.summary.update(flat)
+    logger.save()
+
+
+def close_logger(logger) -> None:
+    if logger is not None and type(logger).__name__ == "WandbLogger":
+        import wandb
+
+        wandb.finish()

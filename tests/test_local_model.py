@@ -1,0 +1,68 @@
+"""The real loading path: a checkpoint saved with save_pretrained into a directory trains
+and evaluates through model.name_or_path=<dir>, here on files in the PAN-X layout."""
+
+import pytest
+from jobs import FAST, run_job, write_xtreme_dir
+
+from xlprune.models.tokenizers import train_tokenizer
+
+
+def save_checkpoint(directory, family: str):
+    import transformers
+
+    from xlprune.data.synthetic import generate
+
+    text = [" ".join(w) for lang in ("en", "de") for w, _ in generate("ner", lang, "train")]
+    tokenizer = train_tokenizer(family, text, vocab_size=800)
+    config_cls = {"bert": transformers.BertConfig, "xlmr": transformers.XLMRobertaConfig}[family]
+    config = config_cls(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=200,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=3,
+    )
+    model = transformers.AutoModelForTokenClassification.from_config(config)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.mark.parametrize(("model", "family"), [("mbert", "bert"), ("xlmr", "xlmr")])
+def test_checkpoint_directory_trains_and_evaluates(tmp_path, model, family):
+    ckpt = save_checkpoint(tmp_path / "ckpt", family)
+    data = write_xtreme_dir(tmp_path / "panx", "ner", ["en", "de"])
+    results = run_job(
+        [
+            *FAST,
+            f"model={model}",
+            f"model.name_or_path={ckpt}",
+            "data=xtreme",
+            f"data.root={data}",
+            "source=[en]",
+            "targets=[de]",
+        ],
+        tmp_path / "job",
+    )
+    assert results["model"] == model
+    assert results["labels"] == sorted(results["labels"]) and "B-PER" in results["labels"]
+    assert set(results["metrics"]["test"]) == {"en", "de"}
+
+
+def test_experiment_xlmr_ner_runs_fast_dev_on_local_files(tmp_path):
+    ckpt = save_checkpoint(tmp_path / "ckpt", "xlmr")
+    data = write_xtreme_dir(tmp_path / "panx", "ner", ["en", "de"])
+    results = run_job(
+        [
+            *FAST,
+            "+experiment=xlmr_ner",
+            f"model.name_or_path={ckpt}",
+            f"data.root={data}",
+            "targets=[en,de]",
+        ],
+        tmp_path / "job",
+    )
+    assert results["model"] == "xlmr" and results["task"] == "ner"
