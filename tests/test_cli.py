@@ -35,15 +35,20 @@ def test_demo_experiment_runs_as_a_multirun(tmp_path):
     done = cli(["+experiment=demo", "+debug=fast", "logger=none", "-m"], cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     results = [json.loads(p.read_text()) for p in tmp_path.glob("multirun/*/*/*/results.json")]
-    assert len(results) == 16  # 2 models x 2 tasks x 2 sources x 2 settings
-    assert {(r["model"], r["task"], r["setting"], r["source"][0]) for r in results} == {
-        (m, t, s, src)
+    assert len(results) == 48  # 2 models x 2 tasks x 2 sources x 2 settings x 3 prune counts
+    assert {
+        (r["model"], r["task"], r["setting"], r["source"][0], r["prune_count"]) for r in results
+    } == {
+        (m, t, s, src, k)
         for m in ("tiny_bert", "tiny_xlmr")
         for t in ("ner", "pos")
         for s in ("cross", "multi")
         for src in ("en", "de")
+        for k in (0, 2, 4)
     }
-    assert "16 job results under" in done.stdout
+    # one ranking fine-tune per (model, task, source), shared by every k > 0 job
+    assert sum(r["ranking"]["computed"] for r in results if r["ranking"]) == 8
+    assert "48 job results under" in done.stdout
 
 
 def assert_clean_failure(done, *needles: str, cwd=None):

@@ -1,11 +1,12 @@
-"""One job, top to bottom: data -> model -> fine-tune -> evaluate -> results.json."""
+"""One job, top to bottom: data -> model -> (ranking -> remove heads) -> fine-tune ->
+evaluate -> results.json."""
 
 import logging
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from xlprune import hub
 from xlprune.errors import XlpruneError
@@ -46,31 +47,27 @@ def quiet_lightning() -> None:
 
 def run(cfg: DictConfig) -> dict:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import instantiate
 
     quiet_lightning()
-    timing: dict = {}
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     source, targets = list(cfg.source), list(cfg.targets)
     plan = plan_fine_tunes(cfg.setting.name, source, targets)
-    from hydra.utils import instantiate
-
     spec = instantiate(cfg.model)
     if spec.needs_hub():
         hub.configure(cfg.hub_offline)
 
-    import pytorch_lightning as pl
-
-    from xlprune.data.datamodule import TaggingDataModule
-    from xlprune.models.tagger import Tagger
+    from xlprune.finetune import Job, evaluate, fine_tune
+    from xlprune.pruning import choose_heads, mask_callbacks, save_model
     from xlprune.results import FILENAME, versions, write_json_atomic
     from xlprune.store import Store
 
     data = instantiate(cfg.data)
     langs = list(dict.fromkeys(source + targets))
+    timing: dict = {}
     with timed(timing, "data"):
         splits = {
-            s: {lang: data.load(cfg.task.name, lang, s) for lang in langs}
-            for s in ("train", "dev", "test")
+            s: {g: data.load(cfg.task.name, g, s) for g in langs} for s in ("train", "dev", "test")
         }
     labels = sorted(
         set(data.labels(cfg.task.name)).union(
@@ -82,37 +79,26 @@ def run(cfg: DictConfig) -> dict:
         )
     )
     texts = [" ".join(words) for lang in langs for words, _ in splits["train"][lang]]
-    store = Store(cfg.cache_dir)
+    job = Job(cfg, spec, labels, texts, Store(cfg.cache_dir), splits, timing)
+    remove, ranking, grid = choose_heads(job)
     logger = make_logger(cfg, out_dir)
     metrics: dict = {"dev": {}, "test": {}}
+    extra: dict = {}
     try:
         for train_langs, eval_langs in plan:
-            pl.seed_everything(cfg.seed, workers=True, verbose=False)
-            with timed(timing, "model"):
-                model, tokenizer = spec.build(labels=labels, texts=texts, store=store)
-            dm = TaggingDataModule(
-                tokenizer,
-                {lang: splits["train"][lang] for lang in train_langs},
-                {lang: splits["dev"][lang] for lang in eval_langs},
-                {lang: splits["test"][lang] for lang in eval_langs},
-                labels,
-                batch_size=cfg.batch_size,
-                eval_batch_size=cfg.eval_batch_size,
-                max_length=cfg.max_length,
-                shuffle=cfg.get("shuffle", False),
+            callbacks, curve = mask_callbacks(job, train_langs, eval_langs)
+            tagger, trainer, dm = fine_tune(
+                job, train_langs, eval_langs, remove, logger or False, callbacks
             )
-            with timed(timing, "tokenise"):
-                dm.setup()
-            tagger = Tagger(model, labels, cfg.task.metric, **cfg.optim)
-            trainer = instantiate(cfg.trainer, logger=logger or False)
-            with timed(timing, "fit"):
-                trainer.fit(tagger, train_dataloaders=dm.train_dataloader())
-            for split, loaders in (("dev", dm.val_dataloader), ("test", dm.test_dataloader)):
-                tagger.prepare_eval(split, eval_langs, {g: dm.gold(split, g) for g in eval_langs})
-                run_eval = trainer.validate if split == "dev" else trainer.test
-                with timed(timing, split):
-                    run_eval(tagger, dataloaders=loaders(), verbose=False)
-                metrics[split].update(tagger.scores[split])
+            for split, by_lang in evaluate(job, tagger, trainer, dm, eval_langs).items():
+                metrics[split].update(by_lang)
+            if curve is not None:
+                extra.setdefault("mask_curve", []).extend(curve.results(train_langs))
+                ranking = ranking or curve.ranking()
+            if cfg.pruning.save:
+                extra.setdefault("saved_models", []).append(
+                    save_model(tagger, dm, out_dir, train_langs)
+                )
         results = {
             "model": cfg.model.name,
             "task": cfg.task.name,
@@ -121,12 +107,15 @@ def run(cfg: DictConfig) -> dict:
             "source": source,
             "targets": targets,
             "seed": cfg.seed,
-            "prune_count": 0,
-            "pruned_heads": [],
+            "prune_count": len(remove),
+            "pruned_heads": [list(h) for h in remove],
+            "num_heads_total": grid[0] * grid[1],
+            "ranking": ranking.record() if ranking else None,
             "labels": labels,
             "metric": cfg.task.metric,
             "metrics": metrics,
             "fine_tunes": len(plan),
+            **extra,
             "timing": timing,
             "versions": versions(),
         }
@@ -160,6 +149,8 @@ def finish_logger(logger, cfg: DictConfig, results: dict) -> None:
     """The whole config and the final metrics go to the logger, flat and readable."""
     if logger is None:
         return
+    from omegaconf import OmegaConf
+
     logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     flat = {
         f"final/{split}/{lang}/{name}": value
@@ -167,6 +158,7 @@ def finish_logger(logger, cfg: DictConfig, results: dict) -> None:
         for lang, values in by_lang.items()
         for name, value in values.items()
     }
+    flat["final/prune_count"] = results["prune_count"]
     logger.log_metrics(flat)
     if hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
         logger.experiment.summary.update(flat)

@@ -24,16 +24,16 @@ class Store:
     def has(self, kind: str, key: str) -> bool:
         return (self.path(kind, key) / COMPLETE).is_file()
 
-    def build_once(self, kind: str, key: str, build: Callable[[Path], None]) -> Path:
-        """Return the entry's directory, calling `build(tmp_dir)` to fill it only if no
-        complete entry exists; `build` writes into the directory it is given."""
+    def build_once(self, kind: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
+        """The entry's directory, and whether this call built it: `build(tmp_dir)` fills a
+        temporary directory only when no complete entry exists."""
         final = self.path(kind, key)
         if self.has(kind, key):
-            return final
+            return final, False
         final.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(final) + ".lock"):
             if self.has(kind, key):
-                return final
+                return final, False
             tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
             try:
@@ -44,4 +44,4 @@ class Store:
                 os.replace(tmp, final)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-        return final
+        return final, True

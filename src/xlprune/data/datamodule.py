@@ -62,7 +62,8 @@ class Collator:
 
 class TaggingDataModule(pl.LightningDataModule):
     """Training sentences of every training language, concatenated in order, and one
-    evaluation loader per language for dev and for test."""
+    evaluation loader per evaluated language for dev and for test. `dev` may hold more
+    languages than are evaluated (importance passes over source dev data)."""
 
     def __init__(
         self,
@@ -75,8 +76,10 @@ class TaggingDataModule(pl.LightningDataModule):
         eval_batch_size: int = 64,
         max_length: int = 128,
         shuffle: bool = False,
+        eval_langs: list[str] | None = None,
     ):
         super().__init__()
+        self.eval_langs = list(eval_langs if eval_langs is not None else test)
         self.tokenizer = tokenizer
         self.raw = {"train": train, "dev": dev, "test": test}
         self.labels = list(labels)
@@ -100,22 +103,20 @@ class TaggingDataModule(pl.LightningDataModule):
     def gold(self, split: str, lang: str) -> list[list[str]]:
         return [labels for _, labels in self.raw[split][lang]]
 
-    def eval_langs(self, split: str) -> list[str]:
-        return list(self.raw[split])
-
     def train_dataloader(self) -> DataLoader:
         items = [f for lang in self.raw["train"] for f in self.features["train"][lang]]
         return DataLoader(
             items, batch_size=self.batch_size, shuffle=self.shuffle, collate_fn=self.collate
         )
 
+    def loader(self, split: str, lang: str) -> DataLoader:
+        """One language's split in order, in evaluation-sized batches (importance passes)."""
+        return DataLoader(
+            self.features[split][lang], batch_size=self.eval_batch_size, collate_fn=self.collate
+        )
+
     def _eval_loaders(self, split: str) -> list[DataLoader]:
-        return [
-            DataLoader(
-                self.features[split][lang], batch_size=self.eval_batch_size, collate_fn=self.collate
-            )
-            for lang in self.raw[split]
-        ]
+        return [self.loader(split, lang) for lang in self.eval_langs]
 
     def val_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders("dev")

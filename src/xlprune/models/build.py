@@ -27,6 +27,19 @@ class PretrainedSpec:
     def needs_hub(self) -> bool:
         return not Path(self.name_or_path).expanduser().is_dir()
 
+    def identity(self, texts: list[str]) -> dict:
+        return {"name_or_path": self.name_or_path}
+
+    def grid(self) -> tuple[tuple[int, int], str]:
+        from transformers import AutoConfig
+
+        try:
+            config = AutoConfig.from_pretrained(str(Path(self.name_or_path).expanduser()))
+        except (OSError, ValueError):
+            self.build([], [], None)  # raises the loading error that names the override
+            raise
+        return (config.num_hidden_layers, config.num_attention_heads), config.model_type
+
     def build(self, labels: list[str], texts, store):
         import os
 
@@ -34,6 +47,8 @@ class PretrainedSpec:
 
         where = str(Path(self.name_or_path).expanduser()) if not self.needs_hub() else None
         source = where or self.name_or_path
+        if where is not None and (Path(where) / "pruned_heads.json").is_file():
+            return self._load_pruned(where, labels)
         if where is None and os.environ.get("HF_HUB_OFFLINE") == "1":
             hint = "the Hugging Face hub cannot be reached (offline)"
         else:
@@ -56,6 +71,22 @@ class PretrainedSpec:
         if not tokenizer.is_fast:
             raise XlpruneError(f"model.name_or_path={source}: a fast tokenizer is required")
         return model, tokenizer
+
+    def _load_pruned(self, where: str, labels: list[str]):
+        """A model xlprune saved after removing heads (heads.save_pruned): rebuilt from its
+        config with the same heads removed; it keeps its classifier, so labels must match."""
+        from transformers import AutoTokenizer
+
+        from xlprune.heads import load_pruned
+
+        model = load_pruned(where, attn_implementation=self.attn_implementation)
+        saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        if saved != list(labels):
+            raise XlpruneError(
+                f"model.name_or_path={where}: a pruned model saved for labels "
+                f"{saved}, but this job's labels are {list(labels)}"
+            )
+        return model, AutoTokenizer.from_pretrained(where)
 
 
 class TinySpec:
@@ -93,21 +124,32 @@ class TinySpec:
         return False
 
     def tokenizer(self, texts: list[str], store):
-        import hashlib
-
         from transformers import AutoTokenizer
 
         from xlprune.models.tokenizers import train_tokenizer
 
         vocab = self.sizes["vocab_size"]
-        text_key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+        text_key = self.text_key(texts)
         key = f"{self.architecture}-v{vocab}-{text_key}"
 
         def build(directory: Path) -> None:
             train_tokenizer(self.architecture, texts, vocab).save_pretrained(directory)
             (directory / "trained_on.json").write_text(json.dumps({"text": text_key}))
 
-        return AutoTokenizer.from_pretrained(str(store.build_once("tokenizers", key, build)))
+        return AutoTokenizer.from_pretrained(str(store.build_once("tokenizers", key, build)[0]))
+
+    def text_key(self, texts: list[str]) -> str:
+        import hashlib
+
+        return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+
+    def identity(self, texts: list[str]) -> dict:
+        """What determines the initial model: sizes, seed-free, and the tokenizer's text."""
+        return {"architecture": self.architecture, **self.sizes, "text": self.text_key(texts)}
+
+    def grid(self) -> tuple[tuple[int, int], str]:
+        model_type = {"bert": "bert", "xlmr": "xlm-roberta"}[self.architecture]
+        return (self.sizes["num_hidden_layers"], self.sizes["num_attention_heads"]), model_type
 
     def build(self, labels: list[str], texts: list[str], store):
         import transformers

@@ -1,6 +1,6 @@
 """The LightningModule around a token-classification model: loss, AdamW with a linear
 schedule, word-level metrics per evaluated language, and the (layers x heads) gate buffer
-that the heads/ code applies to each head's output."""
+applied to each head's output (xlprune.heads.gates)."""
 
 import pytorch_lightning as pl
 import torch
@@ -18,6 +18,8 @@ class Tagger(pl.LightningModule):
         weight_decay: float = 0.0,
         warmup_ratio: float = 0.0,
     ):
+        from xlprune.heads import attach_gates, head_grid
+
         super().__init__()
         # from_pretrained returns eval mode and Lightning keeps each module's mode: without
         # this, a loaded checkpoint would fine-tune with dropout off.
@@ -25,10 +27,8 @@ class Tagger(pl.LightningModule):
         self.labels = list(labels)
         self.metric = metric
         self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
-        cfg = model.config
-        self.register_buffer(
-            "head_gates", torch.ones(cfg.num_hidden_layers, cfg.num_attention_heads)
-        )
+        self.register_buffer("head_gates", torch.ones(head_grid(model)))
+        self._gates = attach_gates(model, self.head_gates)
         self.eval_split: str = "dev"
         self.eval_langs: list[str] = []
         self.gold: dict[str, list[list[str]]] = {}
@@ -36,6 +36,7 @@ class Tagger(pl.LightningModule):
         self._preds: dict[int, list] = {}
 
     def forward(self, batch: dict):
+        self._gates.gates = self.head_gates  # the buffer is replaced when the module moves
         return self.model(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
@@ -46,6 +47,25 @@ class Tagger(pl.LightningModule):
         loss = self(batch).loss
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
         return loss
+
+    def _predict_into(self, batch, sink: list[list]) -> None:
+        """Each word's predicted label (from its first sub-token) into sink[example][word]."""
+        best = self({**batch, "labels": None}).logits.argmax(-1).cpu()
+        for row, example in enumerate(batch["example"].tolist()):
+            positions = batch["word_index"][row]
+            for pos in torch.nonzero(positions >= 0).flatten().tolist():
+                sink[example][int(positions[pos])] = self.labels[int(best[row, pos])]
+
+    @torch.no_grad()
+    def score_loader(self, loader, gold: list[list[str]]) -> dict[str, float]:
+        """Scores of one language's loader, outside Lightning's loops (post-hoc sweeps)."""
+        was_training = self.training
+        self.eval()
+        sink = [[None] * len(g) for g in gold]
+        for batch in loader:
+            self._predict_into({k: v.to(self.device) for k, v in batch.items()}, sink)
+        self.train(was_training)
+        return score(self.metric, gold, sink)
 
     def prepare_eval(self, split: str, langs: list[str], gold: dict) -> None:
         """Say what the next validate/test pass scores: dataloader i is language langs[i]."""
@@ -59,29 +79,18 @@ class Tagger(pl.LightningModule):
     on_test_epoch_start = on_validation_epoch_start
 
     def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
-        logits = self.model(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).logits
-        best = logits.argmax(-1).cpu()
-        sink = self._preds[dataloader_idx]
-        for row, example in enumerate(batch["example"].tolist()):
-            positions = batch["word_index"][row]
-            for pos in torch.nonzero(positions >= 0).flatten().tolist():
-                sink[example][int(positions[pos])] = self.labels[int(best[row, pos])]
+        self._predict_into(batch, self._preds[dataloader_idx])
 
     test_step = validation_step
 
     def on_validation_epoch_end(self) -> None:
         split = self.eval_split
         self.scores[split] = {}
+        name = primary(self.metric)
         for i, lang in enumerate(self.eval_langs):
             values = score(self.metric, self.gold[lang], self._preds[i])
             self.scores[split][lang] = values
-            self.log(
-                f"{split}/{lang}/{primary(self.metric)}",
-                values[primary(self.metric)],
-                add_dataloader_idx=False,
-            )
+            self.log(f"{split}/{lang}/{name}", values[name], add_dataloader_idx=False)
 
     on_test_epoch_end = on_validation_epoch_end
 
@@ -99,5 +108,6 @@ class Tagger(pl.LightningModule):
             lr=self.lr,
         )
         total = self.trainer.estimated_stepping_batches
-        schedule = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
+        warmup = int(self.warmup_ratio * total)
+        schedule = get_linear_schedule_with_warmup(optimizer, warmup, total)
         return [optimizer], [{"scheduler": schedule, "interval": "step"}]

@@ -17,7 +17,9 @@ def collect(sweep_dir: str | Path) -> list[dict]:
         data = read_results(path)
         if data is not None:
             rows.append(dict(data, path=str(path)))
-    return rows
+    return sorted(
+        rows, key=lambda r: (r["model"], r["task"], r["source"], r["setting"], r["prune_count"])
+    )
 
 
 def table(rows: list[dict]) -> str:

@@ -1,0 +1,85 @@
+"""One fine-tune: a fresh pre-trained model, optionally with heads removed, trained on some
+languages; and its evaluation on others. Shared by a job's runs and by ranking runs."""
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from xlprune.errors import XlpruneError
+
+
+@dataclass
+class Job:
+    """What every fine-tune of one job shares."""
+
+    cfg: DictConfig
+    spec: object  # models.build.PretrainedSpec | TinySpec
+    labels: list[str]
+    texts: list[str]  # training text of every language in the job (tiny tokenizers)
+    store: object  # store.Store
+    splits: dict  # split -> language -> sentences
+    timing: dict = field(default_factory=dict)
+
+
+def build_model(job: Job, remove=()):
+    """The pre-trained model under the job's seed, with `remove` heads physically removed."""
+    import pytorch_lightning as pl
+
+    from xlprune.heads import prune_heads
+
+    pl.seed_everything(job.cfg.seed, workers=True, verbose=False)
+    model, tokenizer = job.spec.build(labels=job.labels, texts=job.texts, store=job.store)
+    if remove:
+        try:
+            prune_heads(model, remove)
+        except NotImplementedError as err:
+            raise XlpruneError(str(err)) from None
+    return model, tokenizer
+
+
+def fine_tune(job: Job, train_langs, eval_langs, remove=(), logger=False, callbacks=None):
+    """Train a fresh model on `train_langs`; `callbacks(datamodule)` gives the Lightning
+    callbacks (they may need the data). Returns (tagger, trainer, datamodule)."""
+    from hydra.utils import instantiate
+
+    from xlprune.data.datamodule import TaggingDataModule
+    from xlprune.models.tagger import Tagger
+    from xlprune.run import timed
+
+    cfg, splits = job.cfg, job.splits
+    dev_langs = list(dict.fromkeys([*eval_langs, *cfg.source]))
+    with timed(job.timing, "model"):
+        model, tokenizer = build_model(job, remove)
+    dm = TaggingDataModule(
+        tokenizer,
+        {lang: splits["train"][lang] for lang in train_langs},
+        {lang: splits["dev"][lang] for lang in dev_langs},
+        {lang: splits["test"][lang] for lang in eval_langs},
+        job.labels,
+        batch_size=cfg.batch_size,
+        eval_batch_size=cfg.eval_batch_size,
+        max_length=cfg.max_length,
+        shuffle=cfg.get("shuffle", False),
+        eval_langs=eval_langs,
+    )
+    with timed(job.timing, "tokenise"):
+        dm.setup()
+    tagger = Tagger(model, job.labels, cfg.task.metric, **cfg.optim)
+    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks(dm) if callbacks else [])
+    with timed(job.timing, "fit"):
+        trainer.fit(tagger, train_dataloaders=dm.train_dataloader())
+    return tagger, trainer, dm
+
+
+def evaluate(job: Job, tagger, trainer, dm, eval_langs) -> dict:
+    """Dev and test scores of a fine-tuned model, per evaluated language."""
+    from xlprune.run import timed
+
+    metrics = {}
+    for split, loaders in (("dev", dm.val_dataloader), ("test", dm.test_dataloader)):
+        tagger.prepare_eval(split, eval_langs, {g: dm.gold(split, g) for g in eval_langs})
+        run_eval = trainer.validate if split == "dev" else trainer.test
+        with timed(job.timing, split):
+            run_eval(tagger, dataloaders=loaders(), verbose=False)
+        metrics[split] = tagger.scores[split]
+    return metrics

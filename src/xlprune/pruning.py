@@ -1,0 +1,106 @@
+"""Which heads a job removes (a count from a ranking, or an explicit set), the post-hoc
+masked curve, and saving a pruned fine-tuned model."""
+
+from pathlib import Path
+
+from xlprune.errors import XlpruneError
+
+MODES = ("remove", "mask")
+
+
+def choose_heads(job):
+    """(heads to remove before fine-tuning, the Ranking used or None, (layers, heads))."""
+    from xlprune.heads import parse_heads
+    from xlprune.ranking import obtain_ranking
+
+    p = job.cfg.pruning
+    grid, model_type = job.spec.grid()
+    total = grid[0] * grid[1]
+    if p.mode not in MODES:
+        raise XlpruneError(f"pruning.mode={p.mode}: choose one of {', '.join(MODES)}")
+    if not isinstance(p.count, int) or not 0 <= p.count <= total:
+        raise XlpruneError(
+            f"pruning.count={p.count}: give a whole number from 0 to {total} "
+            f"(this model has {grid[0]} layers x {grid[1]} heads)"
+        )
+    if p.heads and p.count:
+        raise XlpruneError("pruning.count and pruning.heads both given: choose one")
+    if p.mode == "mask" and (p.heads or p.count):
+        raise XlpruneError(
+            "pruning.mode=mask scores k = 0..pruning.max_k masked heads itself; "
+            "leave pruning.count at 0 and pruning.heads unset"
+        )
+    if p.heads:
+        try:
+            return parse_heads(str(p.heads), grid), None, grid
+        except ValueError as err:
+            raise XlpruneError(f"pruning.heads={p.heads!r}: {err}") from None
+    if p.count == 0:
+        return [], None, grid
+    ranking = obtain_ranking(job, grid, model_type)
+    return ranking.lowest(p.count), ranking, grid
+
+
+class CurveRun:
+    """The callbacks of a mask-mode fine-tune and, afterwards, its curve."""
+
+    def __init__(self, job, train_langs, eval_langs):
+        self.job, self.train_langs, self.eval_langs = job, train_langs, eval_langs
+        self.curve = None
+
+    def callbacks(self, dm):
+        from xlprune.callbacks.importance import HeadImportance
+        from xlprune.callbacks.mask_curve import MaskCurve
+        from xlprune.ranking import SCORE_METHOD, order_heads
+
+        rk, cfg = self.job.cfg.ranking, self.job.cfg
+        sources = list(cfg.source)
+        grid = self.job.spec.grid()[0]
+        method = SCORE_METHOD.get(rk.method, "gradient")
+        loaders = {} if rk.method == "random" else {s: dm.loader(rk.split, s) for s in sources}
+        importance = HeadImportance(method, loaders)
+
+        def order_from(raw):
+            if rk.method == "random":
+                from xlprune.heads import random_scores
+
+                raw = {"random": random_scores(grid, cfg.seed)}
+            return order_heads(rk.method, list(raw.values()), rk.normalise, rk.combine)[1]
+
+        self.curve = MaskCurve(
+            importance,
+            order_from,
+            {g: dm.loader("dev", g) for g in self.eval_langs},
+            {g: dm.gold("dev", g) for g in self.eval_langs},
+            cfg.pruning.max_k,
+        )
+        return [importance, self.curve]
+
+    def ranking(self):
+        """What the curve's order came from: the fine-tuned model itself, not the store."""
+        from xlprune.ranking import Ranking
+
+        rk = self.job.cfg.ranking
+        return Ranking(rk.method, list(self.job.cfg.source), self.curve.order, [], [], 0)
+
+    def results(self, train_langs) -> list[dict]:
+        return [dict(point, trained_on=list(train_langs)) for point in self.curve.curve]
+
+
+def mask_callbacks(job, train_langs, eval_langs):
+    """(callbacks factory, CurveRun) in mask mode, else (None, None)."""
+    if job.cfg.pruning.mode != "mask":
+        return None, None
+    curve = CurveRun(job, train_langs, eval_langs)
+    return curve.callbacks, curve
+
+
+def save_model(tagger, dm, out_dir: Path, train_langs) -> str:
+    """safetensors weights, config and removed heads (heads.save_pruned), plus the tokenizer:
+    `model.name_or_path=<this dir>` loads it back."""
+    from xlprune.heads import save_pruned
+
+    directory = Path(out_dir) / f"model-{'-'.join(train_langs)}"
+    save_pruned(tagger.model, directory)
+    dm.tokenizer.save_pretrained(directory)
+    return str(directory)

@@ -1,0 +1,166 @@
+"""Head rankings for a job: computed once per content key (model, task, source language,
+seed, score method, recipe, data fingerprint), stored with their score matrix and a
+heatmap, and read by every later job that needs them.
+
+Each source language gets its own ranking fine-tune; several sources are combined: `sum`
+adds the normalised matrices (the paper's SD), `merge` pools all matrices and ranks each
+head by its best (lowest) position, i.e. its minimum score (MD)."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from xlprune.errors import XlpruneError
+
+SCORES = "scores.json"
+SCORE_METHOD = {"gradient": "gradient", "max": "gradient", "textpruner": "textpruner"}
+METHODS = (*SCORE_METHOD, "random")
+
+
+@dataclass
+class Ranking:
+    method: str
+    sources: list[str]
+    order: list[tuple[int, int]]  # every head, the first removed first
+    scores: list[list[float]]  # the combined matrix the order came from
+    stored: list[str]  # score files it was built from
+    computed: int  # ranking fine-tunes this job ran (0: all read from the store)
+
+    def lowest(self, k: int) -> list[tuple[int, int]]:
+        return sorted(self.order[:k])
+
+    def record(self) -> dict:
+        return {
+            "method": self.method,
+            "sources": self.sources,
+            "stored": self.stored,
+            "computed": self.computed,
+        }
+
+
+def order_heads(method: str, matrices: list, normalise: bool, combine: str):
+    """Score matrices (one per source) -> (combined matrix, head order)."""
+    import torch
+
+    from xlprune.heads import normalise as norm
+    from xlprune.heads import rank_heads
+
+    mats = [norm(m) if normalise else m.double() for m in matrices]
+    if combine == "sum":
+        combined = torch.stack(mats).sum(0)
+    elif combine == "merge":
+        combined = torch.stack(mats).min(0).values
+    else:
+        raise XlpruneError(f"ranking.combine={combine}: choose sum or merge")
+    return combined, rank_heads(combined, descending=(method == "max"))
+
+
+def read_scores(path: Path, grid: tuple[int, int], model_type: str):
+    """A stored score matrix, checked: complete, and for this model's head grid."""
+    import torch
+
+    try:
+        data = json.loads(Path(path).read_text())
+        matrix = torch.tensor(data["raw"], dtype=torch.float64)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise XlpruneError(
+            f"{path}: not a complete ranking file ({err}); delete it to "
+            "recompute, or point ranking.file elsewhere"
+        ) from None
+    if tuple(matrix.shape) != tuple(grid) or data.get("model_type") != model_type:
+        raise XlpruneError(
+            f"{path}: ranking of a {data.get('model_type')} model with {tuple(matrix.shape)} "
+            f"(layers, heads), but this {model_type} model has {tuple(grid)}; use a ranking "
+            "of the same architecture"
+        )
+    return matrix
+
+
+def ranking_key(job, lang: str) -> str:
+    from xlprune.data.sources import fingerprint
+
+    cfg = job.cfg
+    split = cfg.ranking.split
+    fields = {
+        "model": job.spec.identity(job.texts),
+        "task": cfg.task.name,
+        "source": lang,
+        "seed": cfg.seed,
+        "score": SCORE_METHOD[cfg.ranking.method],
+        "split": split,
+        "labels": job.labels,
+        "optim": dict(cfg.optim),
+        "epochs": cfg.trainer.max_epochs,
+        "batch": [cfg.batch_size, cfg.eval_batch_size, cfg.max_length],
+        "data": fingerprint(job.splits["train"][lang] + job.splits[split][lang]),
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def compute_scores(job, lang: str, directory: Path) -> None:
+    """The ranking fine-tune: train on `lang`, then score heads over its `ranking.split`."""
+    from xlprune.callbacks.importance import HeadImportance
+    from xlprune.finetune import fine_tune
+    from xlprune.report.plots import heatmap
+
+    cfg = job.cfg
+    split, method = cfg.ranking.split, SCORE_METHOD[cfg.ranking.method]
+    importance = None
+
+    def callbacks(dm):
+        nonlocal importance
+        importance = HeadImportance(method, {lang: dm.loader(split, lang)})
+        return [importance]
+
+    tagger, _, _ = fine_tune(job, [lang], [lang], callbacks=callbacks)
+    raw = importance.raw[lang]
+    (directory / SCORES).write_text(
+        json.dumps(
+            {
+                "raw": raw.tolist(),
+                "model_type": tagger.model.config.model_type,
+                "method": method,
+                "source": lang,
+                "split": split,
+                "model": job.cfg.model.name,
+                "task": cfg.task.name,
+                "seed": cfg.seed,
+            }
+        )
+    )
+    heatmap(
+        raw.tolist(),
+        directory / "heatmap.png",
+        f"{cfg.model.name} {cfg.task.name} {lang}: {method} importance ({split})",
+    )
+
+
+def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
+    """The job's ranking: from `ranking.file`, seeded random, or the store (computing what
+    is missing, once, under a lock)."""
+    from xlprune.heads import random_scores
+    from xlprune.run import timed
+
+    rk = job.cfg.ranking
+    if rk.method not in METHODS:
+        raise XlpruneError(f"ranking.method={rk.method}: choose one of {', '.join(METHODS)}")
+    sources = list(job.cfg.source)
+    if rk.method == "random":
+        matrices, stored, computed = [random_scores(grid, job.cfg.seed)], [], 0
+    elif rk.file:
+        path = Path(rk.file).expanduser()
+        matrices, stored, computed = [read_scores(path, grid, model_type)], [str(path)], 0
+    else:
+        matrices, stored, computed = [], [], 0
+        for lang in sources:
+            key = ranking_key(job, lang)
+            with timed(job.timing, "ranking"):
+                entry, built = job.store.build_once(
+                    "rankings", key, lambda d, lang=lang: compute_scores(job, lang, d)
+                )
+            computed += built
+            matrices.append(read_scores(entry / SCORES, grid, model_type))
+            stored.append(str(entry / SCORES))
+    combined, order = order_heads(rk.method, matrices, rk.normalise, rk.combine)
+    return Ranking(rk.method, sources, order, combined.tolist(), stored, computed)
