@@ -32,5 +32,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
+bench: $(STAMP)
+	$(PY) benchmarks/bench_heads.py
+
 clean:
 	rm -rf $(VENV) outputs multirun/*/ .pytest_cache

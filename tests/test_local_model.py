@@ -66,3 +66,19 @@ def test_experiment_xlmr_ner_runs_fast_dev_on_local_files(tmp_path):
         tmp_path / "job",
     )
     assert results["model"] == "xlmr" and results["task"] == "ner"
+
+
+def test_unsupported_architecture_names_the_registry(tmp_path):
+    import transformers
+
+    from xlprune.errors import XlpruneError
+
+    tokenizer = train_tokenizer("bert", ["Anna flies to Berlin"] * 20, vocab_size=60)
+    config = transformers.DistilBertConfig(
+        vocab_size=len(tokenizer), dim=32, n_layers=1, n_heads=2, hidden_dim=64
+    )
+    transformers.DistilBertForTokenClassification(config).save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    with pytest.raises(XlpruneError, match=r"xlprune\.heads\.structure\.REGISTRY"):
+        run_job([*FAST, "model=mbert", f"model.name_or_path={tmp_path / 'ckpt'}"], tmp_path / "job")
+    assert not (tmp_path / "job" / "results.json").exists()

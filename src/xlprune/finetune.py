@@ -64,7 +64,10 @@ def fine_tune(job: Job, train_langs, eval_langs, remove=(), logger=False, callba
     )
     with timed(job.timing, "tokenise"):
         dm.setup()
-    tagger = Tagger(model, job.labels, cfg.task.metric, **cfg.optim)
+    try:
+        tagger = Tagger(model, job.labels, cfg.task.metric, **cfg.optim)
+    except NotImplementedError as err:  # an architecture the heads registry lacks
+        raise XlpruneError(str(err)) from None
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks(dm) if callbacks else [])
     with timed(job.timing, "fit"):
         trainer.fit(tagger, train_dataloaders=dm.train_dataloader())
