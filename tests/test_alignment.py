@@ -34,12 +34,59 @@ def test_first_subtoken_carries_the_label(tokenizer):
     assert feats[0]["labels"].count(IGNORE) > 2
 
 
-def test_truncation_is_counted_not_hidden(tokenizer, caplog):
-    words = ["Berlin"] * 40
-    feats = encode(tokenizer, [(words, ["B-LOC"] * 40)], {"B-LOC": 0}, max_length=10)
-    kept = sum(1 for w in feats[0]["word_index"] if w >= 0)
-    assert kept < 40
-    assert "no sub-token within max_length" in caplog.text
+def test_long_sentences_become_windows_covering_every_word(tokenizer):
+    words = [f"Berlin{i % 7}" for i in range(40)]
+    labels = ["B-LOC", "O"] * 20
+    feats = encode(
+        tokenizer, [(words, labels), (["Anna"], ["B-PER"])], {"B-LOC": 0, "O": 1, "B-PER": 2}, 12
+    )
+    windows = [f for f in feats if f["example"] == 0]
+    assert len(windows) > 1 and all(len(f["input_ids"]) <= 12 for f in windows)
+    indices = [w for f in windows for w in f["word_index"] if w >= 0]
+    assert sorted(indices) == list(range(40))  # every word once, in some window
+    for f in windows:  # each labelled position carries its own word's label
+        for tag, w in zip(f["labels"], f["word_index"], strict=True):
+            assert (tag == IGNORE) == (w < 0) and (w < 0 or tag == [0, 1][w % 2])
+    assert [f["example"] for f in feats].count(1) == 1
+
+
+def test_windows_are_whole_words():
+    from xlprune.data.datamodule import windows
+
+    # word sub-token counts 3, 1, 4, 2, 5 with a budget of 5
+    word_ids = [None, 0, 0, 0, 1, 2, 2, 2, 2, 3, 3, 4, 4, 4, 4, 4, None]
+    assert windows(word_ids, 5, 5) == [(0, 2), (2, 3), (3, 4), (4, 5)]
+    assert windows([None, 0, 0, 0, 0, 0, 0, 0, None], 1, 3) == [(0, 1)]  # one long word
+
+
+def test_every_word_of_a_long_sentence_gets_a_prediction(tokenizer):
+    import transformers
+
+    from xlprune.models.tagger import Tagger
+
+    cls = (
+        transformers.BertConfig
+        if tokenizer.cls_token == "[CLS]"
+        else (transformers.XLMRobertaConfig)
+    )
+    config = cls(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=40,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=2,
+    )
+    model = transformers.AutoModelForTokenClassification.from_config(config)
+    tagger = Tagger(model, ["B-LOC", "O"], "accuracy")
+    sentences = [(["Berlin", "is", "big"] * 15, ["B-LOC", "O", "O"] * 15)]
+    feats = encode(tokenizer, sentences, {"B-LOC": 0, "O": 1}, max_length=10)
+    sink = [[None] * 45]
+    tagger.eval()
+    tagger._predict_into(Collator(tokenizer.pad_token_id)(feats), sink)
+    assert None not in sink[0]
 
 
 def test_dynamic_padding():

@@ -47,6 +47,29 @@ def test_paper_recipe_is_the_default(tmp_path):
 
 
 def test_synthetic_source_instantiates(tmp_path):
-    data = instantiate(compose(["data=synthetic"], tmp_path).data)
+    from xlprune.data.corpus import make_source
+
+    data = make_source(compose(["data=synthetic"], tmp_path).data)
     words, labels = data.load("ner", "en", "train")[0]
     assert len(words) == len(labels) > 0
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_every_data_source_instantiates(data, tmp_path):
+    from xlprune.data.corpus import make_source
+
+    cfg = compose(
+        [f"data={data}", f"data.root={tmp_path}"]
+        if data not in ("synthetic", "wikiann", "panx_hub", "udpos_hub", "ud_hub", "massive")
+        else [f"data={data}"],
+        tmp_path,
+    )
+    source = make_source(cfg.data)
+    assert source.name == data
+    assert cfg.data.train_fraction == 1.0 and cfg.data.subset == 0  # sampling keys merged in
+
+
+def test_named_language_sets(tmp_path):
+    cfg = compose(["targets=${langsets.paper}"], tmp_path)
+    assert list(cfg.targets) == ["en", "zh", "ar", "he", "ja", "fa", "de", "nl", "ur"]
+    assert len(compose(["targets=${langsets.multiatis}"], tmp_path).targets) == 9

@@ -88,7 +88,9 @@ def test_pruned_model_saved_and_loaded_back_to_identical_logits(tmp_path):
     from xlprune.store import Store
 
     cfg = compose([*FAST, "model=tiny_bert"], tmp_path / "job")
-    data = instantiate(cfg.data)
+    from xlprune.data.corpus import make_source
+
+    data = make_source(cfg.data)
     splits = {
         s: {g: data.load("ner", g, s) for g in ("en", "de")} for s in ("train", "dev", "test")
     }

@@ -61,6 +61,7 @@ def fine_tune(job: Job, train_langs, eval_langs, remove=(), logger=False, callba
         max_length=cfg.max_length,
         shuffle=cfg.get("shuffle", False),
         eval_langs=eval_langs,
+        store=job.store,
     )
     with timed(job.timing, "tokenise"):
         dm.setup()

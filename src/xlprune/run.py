@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 def plan_fine_tunes(setting: str, source: list[str], targets: list[str]) -> list[tuple]:
     """(training languages, evaluated languages) per fine-tune. Cross-lingual: one model
     trained on the sources, scored on sources and every target. Multi-lingual: per target,
-    a model trained on sources + that target, scored on it."""
+    a model trained on sources + that target, scored on it. Multi-source: several sources,
+    scored on held-out targets only (the paper's Table 6)."""
     for key, langs in (("source", source), ("targets", targets)):
         if not langs or not all(isinstance(x, str) and x for x in langs):
             raise XlpruneError(f"{key}={langs}: give a non-empty list of language codes")
@@ -25,7 +26,14 @@ def plan_fine_tunes(setting: str, source: list[str], targets: list[str]) -> list
         return [(list(source), list(dict.fromkeys(source + targets)))]
     if setting == "multi":
         return [(list(dict.fromkeys(source + [t])), [t]) for t in targets]
-    raise XlpruneError(f"setting={setting}: unknown; choose cross or multi")
+    if setting == "multi_source":
+        if len(source) < 2 or set(source) & set(targets):
+            raise XlpruneError(
+                f"setting=multi_source: give two or more source languages and held-out "
+                f"targets not among them (source={source}, targets={targets})"
+            )
+        return [(list(source), list(targets))]
+    raise XlpruneError(f"setting={setting}: unknown; choose cross, multi or multi_source")
 
 
 @contextmanager
@@ -53,31 +61,26 @@ def run(cfg: DictConfig) -> dict:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     source, targets = list(cfg.source), list(cfg.targets)
     plan = plan_fine_tunes(cfg.setting.name, source, targets)
-    spec = instantiate(cfg.model)
-    if spec.needs_hub():
+    from xlprune.data.corpus import make_source
+
+    spec, data = instantiate(cfg.model), make_source(cfg.data)
+    if spec.needs_hub() or getattr(data, "needs_hub", lambda: False)():
         hub.configure(cfg.hub_offline)
 
+    from xlprune.data.corpus import load_corpus
+    from xlprune.data.labels import unseen_in_training
     from xlprune.finetune import Job, evaluate, fine_tune
     from xlprune.pruning import choose_heads, mask_callbacks, save_model
     from xlprune.results import FILENAME, versions, write_json_atomic
     from xlprune.store import Store
 
-    data = instantiate(cfg.data)
     langs = list(dict.fromkeys(source + targets))
+    train_langs = list(dict.fromkeys(lang for train, _ in plan for lang in train))
     timing: dict = {}
     with timed(timing, "data"):
-        splits = {
-            s: {g: data.load(cfg.task.name, g, s) for g in langs} for s in ("train", "dev", "test")
-        }
-    labels = sorted(
-        set(data.labels(cfg.task.name)).union(
-            label
-            for by_lang in splits.values()
-            for sents in by_lang.values()
-            for _, sent_labels in sents
-            for label in sent_labels
-        )
-    )
+        corpus = load_corpus(cfg, data, langs, [g for g in targets if g not in source])
+    unseen = unseen_in_training(corpus.splits, train_langs)
+    splits, labels = corpus.splits, corpus.labels
     texts = [" ".join(words) for lang in langs for words, _ in splits["train"][lang]]
     job = Job(cfg, spec, labels, texts, Store(cfg.cache_dir), splits, timing)
     remove, ranking, grid = choose_heads(job)
@@ -115,6 +118,7 @@ def run(cfg: DictConfig) -> dict:
             "metric": cfg.task.metric,
             "metrics": metrics,
             "fine_tunes": len(plan),
+            "data_notes": dict(corpus.notes, unseen_labels=unseen),
             **extra,
             "timing": timing,
             "versions": versions(),

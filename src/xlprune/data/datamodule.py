@@ -13,26 +13,81 @@ IGNORE = -100
 log = logging.getLogger(__name__)
 
 
+def windows(word_ids: list, n_words: int, budget: int) -> list[tuple[int, int]]:
+    """Consecutive runs of whole words, each within `budget` sub-tokens (a single word longer
+    than that gets a window of its own and keeps its first sub-tokens)."""
+    counts = [0] * n_words
+    for word_id in word_ids:
+        if word_id is not None:
+            counts[word_id] += 1
+    spans, start, used = [], 0, 0
+    for index, count in enumerate(counts):
+        if used and used + count > budget:
+            spans.append((start, index))
+            start, used = index, 0
+        used += count
+    spans.append((start, n_words))
+    return spans
+
+
+def _feature(word_ids, input_ids, labels, offset, label2id) -> tuple[dict, int]:
+    tags, word_index, previous, scored = [], [], None, 0
+    for word_id in word_ids:
+        first = word_id is not None and word_id != previous
+        tags.append(label2id[labels[word_id]] if first else IGNORE)
+        word_index.append(offset + word_id if first else -1)
+        scored += first
+        previous = word_id
+    return {"input_ids": input_ids, "labels": tags, "word_index": word_index}, scored
+
+
 def encode(tokenizer, sentences: list[Sentence], label2id: dict, max_length: int) -> list[dict]:
-    """Features for each sentence. `word_index` marks, per sub-token, the word whose label
-    it carries (-1 elsewhere), so predictions map back to words for scoring."""
-    words = [w for w, _ in sentences]
-    enc = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
-    features, lost = [], 0
-    for i, (sent_words, sent_labels) in enumerate(sentences):
-        labels, word_index, previous = [], [], None
-        for word_id in enc.word_ids(i):
-            first = word_id is not None and word_id != previous
-            labels.append(label2id[sent_labels[word_id]] if first else IGNORE)
-            word_index.append(word_id if first else -1)
-            previous = word_id
-        lost += len(sent_words) - sum(1 for w in word_index if w >= 0)
-        features.append(
-            {"input_ids": enc["input_ids"][i], "labels": labels, "word_index": word_index}
+    """Features for each sentence: each word's label on its first sub-token, `word_index`
+    marking which word (-1 elsewhere) so predictions map back to words. A sentence longer
+    than `max_length` is cut into windows of whole words; every window keeps the sentence's
+    `example` number and global word indices, so predictions are stitched back and every
+    word is scored, never silently truncated."""
+    budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    enc = tokenizer([w for w, _ in sentences], is_split_into_words=True)
+    features, long_pieces, lost = [], [], 0
+    for i, (words, labels) in enumerate(sentences):
+        word_ids = enc.word_ids(i)
+        if len(word_ids) <= max_length:
+            feat, scored = _feature(word_ids, enc["input_ids"][i], labels, 0, label2id)
+            features.append(dict(feat, example=i))
+            lost += len(words) - scored
+            continue
+        for start, end in windows(word_ids, len(words), budget):
+            long_pieces.append((i, start, words[start:end], labels[start:end]))
+    if long_pieces:
+        enc = tokenizer(
+            [p[2] for p in long_pieces],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=max_length,
+        )
+        for j, (example, start, words, labels) in enumerate(long_pieces):
+            feat, scored = _feature(enc.word_ids(j), enc["input_ids"][j], labels, start, label2id)
+            features.append(dict(feat, example=example))
+            lost += len(words) - scored
+        log.info(
+            "%d windows of at most %d sub-tokens for %d long sentences",
+            len(long_pieces),
+            max_length,
+            len({p[0] for p in long_pieces}),
         )
     if lost:
-        log.warning("%d words have no sub-token within max_length; they score as misses", lost)
+        log.warning(
+            "%d words have no sub-token (the tokenizer drops them); they score as misses", lost
+        )
     return features
+
+
+def tokenizer_id(tokenizer) -> str:
+    """A content hash of a fast tokenizer (vocabulary, normaliser, special tokens)."""
+    import hashlib
+
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
 
 
 class Collator:
@@ -77,8 +132,10 @@ class TaggingDataModule(pl.LightningDataModule):
         max_length: int = 128,
         shuffle: bool = False,
         eval_langs: list[str] | None = None,
+        store=None,
     ):
         super().__init__()
+        self.store, self._tokenizer_id = store, None
         self.eval_langs = list(eval_langs if eval_langs is not None else test)
         self.tokenizer = tokenizer
         self.raw = {"train": train, "dev": dev, "test": test}
@@ -93,12 +150,29 @@ class TaggingDataModule(pl.LightningDataModule):
         if self.features:
             return
         for split, by_lang in self.raw.items():
-            self.features[split] = {}
-            for lang, sentences in by_lang.items():
-                feats = encode(self.tokenizer, sentences, self.label2id, self.max_length)
-                for number, feat in enumerate(feats):
-                    feat["example"] = number
-                self.features[split][lang] = feats
+            self.features[split] = {lang: self._encode(sents) for lang, sents in by_lang.items()}
+
+    def _encode(self, sentences: list[Sentence]) -> list[dict]:
+        """Features, from the store when this tokenizer, text, labels and max length were
+        encoded before (a sweep tokenises each file once)."""
+        if self.store is None:
+            return encode(self.tokenizer, sentences, self.label2id, self.max_length)
+        import hashlib
+        import json
+
+        from xlprune.data.sources import fingerprint
+
+        if self._tokenizer_id is None:
+            self._tokenizer_id = tokenizer_id(self.tokenizer)
+        parts = [self._tokenizer_id, fingerprint(sentences), str(self.max_length), *self.labels]
+        key = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:20]
+
+        def build(directory):
+            feats = encode(self.tokenizer, sentences, self.label2id, self.max_length)
+            (directory / "features.json").write_text(json.dumps(feats))
+
+        entry, _ = self.store.build_once("features", key, build)
+        return json.loads((entry / "features.json").read_text())
 
     def gold(self, split: str, lang: str) -> list[list[str]]:
         return [labels for _, labels in self.raw[split][lang]]

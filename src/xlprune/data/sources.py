@@ -60,7 +60,11 @@ class FileSource:
         name = self.pattern[split].format(lang=lang.lower(), LANG=lang.upper())
         return self.root / name
 
-    def load(self, task: str, lang: str, split: str) -> list[Sentence]:
+    def load(self, task: str, lang: str, split: str) -> list[Sentence] | None:
+        """The split's sentences, or None when `data.pattern.<split>` is null (a dataset
+        without that split: dev is then carved from train)."""
+        if self.pattern.get(split, "") is None:
+            return None
         if not self.root.is_dir():
             raise XlpruneError(
                 f"data.root={self.root}: directory not found; point data.root at your files"

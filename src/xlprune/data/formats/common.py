@@ -1,11 +1,41 @@
-"""Shared by the readers: decode a file line by line with errors that say where."""
+"""Shared by the readers: decode a file line by line with errors that say where, and the
+label and token checks every format applies the same way."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from xlprune.errors import XlpruneError
 
 Sentence = tuple[list[str], list[str]]
+
+# The 17 universal part-of-speech tags of Universal Dependencies v2.
+UPOS = frozenset(
+    [
+        "ADJ",
+        "ADP",
+        "ADV",
+        "AUX",
+        "CCONJ",
+        "DET",
+        "INTJ",
+        "NOUN",
+        "NUM",
+        "PART",
+        "PRON",
+        "PROPN",
+        "PUNCT",
+        "SCONJ",
+        "SYM",
+        "VERB",
+        "X",
+    ]
+)
+_IOB = re.compile(r"O|[BI]-\S+")
+_EXPECTED = {
+    "iob": "O, B-<type> or I-<type> (IOB)",
+    "upos": "one of the 17 UD UPOS tags (" + " ".join(sorted(UPOS)) + ")",
+}
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -30,3 +60,39 @@ def require_sentences(path: Path, sentences: list[Sentence]) -> list[Sentence]:
     if not sentences:
         raise XlpruneError(f"{path}: no sentences in the file; is it empty or the wrong format?")
     return sentences
+
+
+def check_label(path: Path, number: int, label: str, allowed: tuple[str, ...] = ("iob",)) -> str:
+    """The label, stripped, if it has one of the `allowed` shapes ("iob": O / B-X / I-X;
+    "upos": a UD tag); checked while reading so a typo fails at its line, not mid-training."""
+    label = label.strip()
+    if ("iob" in allowed and _IOB.fullmatch(label)) or ("upos" in allowed and label in UPOS):
+        return label
+    expected = " or ".join(_EXPECTED[kind] for kind in allowed)
+    raise XlpruneError(
+        f"{path}:{number}: unknown label {label!r}; expected {expected}; correct the label "
+        "or choose the data.format that matches the file"
+    )
+
+
+def iob2(labels: list[str]) -> list[str]:
+    """IOB1 -> IOB2: an I-X that does not continue an X span (first label, or after O or
+    another type) opens it, so it becomes B-X; IOB2 input comes back unchanged."""
+    out, previous = [], "O"
+    for label in labels:
+        if label.startswith("I-") and previous[2:] != label[2:]:
+            label = "B-" + label[2:]
+        out.append(label)
+        previous = label
+    return out
+
+
+def word(path: Path, number: int, text: str) -> str:
+    """The token with inner whitespace replaced by '_' ("sinh viên" -> "sinh_viên", the
+    convention of Vietnamese word segmenters), so one word stays one word wherever words are
+    later joined or split on spaces, and the syllable boundary stays visible to the
+    sub-word tokenizer; an empty token is an error."""
+    parts = text.split()
+    if not parts:
+        raise XlpruneError(f"{path}:{number}: empty token; every token line needs a word")
+    return "_".join(parts)

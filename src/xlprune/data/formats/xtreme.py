@@ -1,10 +1,19 @@
 """token<TAB>label per line, a blank line between sentences: XTREME's PAN-X and UD-POS
-exports."""
+exports (IOB labels or UPOS tags), also raw PAN-X whose tokens carry a language prefix."""
 
+import re
 from pathlib import Path
 
-from xlprune.data.formats.common import Sentence, numbered_lines, require_sentences
+from xlprune.data.formats.common import (
+    Sentence,
+    check_label,
+    numbered_lines,
+    require_sentences,
+    word,
+)
 from xlprune.errors import XlpruneError
+
+_PREFIX = re.compile(r"[a-z]{2,3}:")
 
 
 def read_xtreme(path: str | Path) -> list[Sentence]:
@@ -12,20 +21,37 @@ def read_xtreme(path: str | Path) -> list[Sentence]:
     sentences: list[Sentence] = []
     words: list[str] = []
     labels: list[str] = []
+    prefix: str | None = None  # the language prefix all tokens so far share ("" if none)
     for number, line in numbered_lines(path):
         if not line.strip():
             if words:
                 sentences.append((words, labels))
                 words, labels = [], []
             continue
-        fields = line.rstrip(" ").split("\t")
+        fields = line.rstrip().split("\t")
         if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
             raise XlpruneError(
                 f"{path}:{number}: expected token<TAB>label, found {line!r}; "
                 "every token line needs exactly one tab and a label"
             )
-        words.append(fields[0].strip())
-        labels.append(fields[1].strip())
+        token = word(path, number, fields[0])
+        if prefix is None:
+            found = _PREFIX.match(token)
+            prefix = found.group() if found else ""
+        elif prefix and not token.startswith(prefix):
+            prefix = ""
+        words.append(token)
+        labels.append(check_label(path, number, fields[1], allowed=("iob", "upos")))
     if words:
         sentences.append((words, labels))
+    if prefix:
+        sentences = [(strip_prefix(ws, prefix), ls) for ws, ls in sentences]
     return require_sentences(path, sentences)
+
+
+def strip_prefix(words: list[str], prefix: str) -> list[str]:
+    """Raw PAN-X writes `en:Paris`. The prefix is dropped only when every token of the file
+    has it, since real tokens look alike (`bar:24` in English PAN-X); a token that is only
+    the prefix (`en:`) is kept as it is."""
+    n = len(prefix)
+    return [w[n:] if len(w) > n else w for w in words]

@@ -1,0 +1,96 @@
+"""Every sentence a job uses, per split and language, with the choices made on the way:
+a dev split carved from train where a dataset has none, a seeded fraction of a target's
+training set, labels cleaned, the run's label vocabulary."""
+
+import random
+from dataclasses import dataclass, field
+
+from xlprune.data.labels import clean, collapse_ner, vocabulary
+from xlprune.errors import XlpruneError
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass
+class Corpus:
+    splits: dict  # split -> language -> sentences
+    labels: list[str]
+    notes: dict = field(default_factory=dict)  # what was derived, for results.json
+
+
+def carve_dev(train: list, fraction: float, seed: int) -> tuple[list, list]:
+    """(train, dev): a seeded `fraction` of the training sentences held out as dev."""
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    n_dev = max(1, round(fraction * len(train)))
+    dev_ids = set(order[:n_dev])
+    return (
+        [s for i, s in enumerate(train) if i not in dev_ids],
+        [s for i, s in enumerate(train) if i in dev_ids],
+    )
+
+
+def subset(train: list, fraction: float, index: int, seed: int) -> list:
+    """The `index`-th of the disjoint seeded subsets of `fraction` of the training set."""
+    if not 0 < fraction <= 1:
+        raise XlpruneError(f"data.train_fraction={fraction}: give a number in (0, 1]")
+    size = max(1, round(fraction * len(train)))
+    count = len(train) // size
+    if not 0 <= index < count:
+        raise XlpruneError(
+            f"data.subset={index}: with data.train_fraction={fraction} there are "
+            f"{count} disjoint subsets; choose 0 to {count - 1}"
+        )
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    return [train[i] for i in sorted(order[index * size : (index + 1) * size])]
+
+
+SAMPLING = ("dev_fraction", "train_fraction", "subset", "split_seed")
+
+
+def make_source(data_cfg):
+    """The configured source; the sampling keys are the corpus's, not the source's."""
+    from hydra.utils import instantiate
+
+    return instantiate({k: v for k, v in data_cfg.items() if k not in SAMPLING})
+
+
+def load_corpus(cfg, source, langs: list[str], fraction_langs: list[str]) -> Corpus:
+    """Load every (split, language); `fraction_langs` get `data.train_fraction`."""
+    data_cfg, task = cfg.data, cfg.task
+    seed = data_cfg.get("split_seed", 1234)
+    splits: dict = {s: {} for s in SPLITS}
+    notes: dict = {}
+    for lang in langs:
+        loaded = {s: source.load(task.name, lang, s) for s in SPLITS}
+        if loaded["test"] is None:
+            raise XlpruneError(f"data={data_cfg.name}: no test split for '{lang}'")
+        if loaded["train"] is None:
+            raise XlpruneError(f"data={data_cfg.name}: no train split for '{lang}'")
+        if loaded["dev"] is None:
+            fraction = data_cfg.get("dev_fraction", 0.1)
+            loaded["train"], loaded["dev"] = carve_dev(loaded["train"], fraction, seed)
+            notes.setdefault("dev_from_train", {})[lang] = {
+                "fraction": fraction,
+                "seed": seed,
+                "sentences": len(loaded["dev"]),
+            }
+        train_fraction = data_cfg.get("train_fraction", 1.0)
+        if lang in fraction_langs and train_fraction != 1.0:
+            loaded["train"] = subset(
+                loaded["train"], train_fraction, data_cfg.get("subset", 0), seed
+            )
+            notes["train_fraction"] = {
+                "fraction": train_fraction,
+                "subset": data_cfg.get("subset", 0),
+                "seed": seed,
+            }
+        for split in SPLITS:
+            splits[split][lang] = clean(
+                loaded[split], task.get("scheme", "iob2"), task.get("collapse", False)
+            )
+    collapse = task.get("collapse", False)
+    known = {collapse_ner(x) if collapse else x for x in source.labels(task.name)}
+    notes["sizes"] = {s: {g: len(v) for g, v in splits[s].items()} for s in SPLITS}
+    return Corpus(splits, vocabulary(splits, known), notes)
