@@ -81,7 +81,13 @@ class CurveRun:
         from xlprune.ranking import Ranking
 
         rk = self.job.cfg.ranking
-        return Ranking(rk.method, list(self.job.cfg.source), self.curve.order, [], [], 0)
+        options = {
+            "split": rk.split,
+            "normalise": rk.normalise,
+            "combine": rk.combine,
+            "from": "the fine-tuned model (mask mode)",
+        }
+        return Ranking(rk.method, list(self.job.cfg.source), self.curve.order, [], [], 0, options)
 
     def results(self, train_langs) -> list[dict]:
         return [dict(point, trained_on=list(train_langs)) for point in self.curve.curve]

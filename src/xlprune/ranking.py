@@ -8,7 +8,7 @@ head by its best (lowest) position, i.e. its minimum score (MD)."""
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlprune.errors import XlpruneError
@@ -26,6 +26,7 @@ class Ranking:
     scores: list[list[float]]  # the combined matrix the order came from
     stored: list[str]  # score files it was built from
     computed: int  # ranking fine-tunes this job ran (0: all read from the store)
+    options: dict = field(default_factory=dict)  # split, normalise, combine
 
     def lowest(self, k: int) -> list[tuple[int, int]]:
         return sorted(self.order[:k])
@@ -36,6 +37,7 @@ class Ranking:
             "sources": self.sources,
             "stored": self.stored,
             "computed": self.computed,
+            **self.options,
         }
 
 
@@ -163,4 +165,5 @@ def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
             matrices.append(read_scores(entry / SCORES, grid, model_type))
             stored.append(str(entry / SCORES))
     combined, order = order_heads(rk.method, matrices, rk.normalise, rk.combine)
-    return Ranking(rk.method, sources, order, combined.tolist(), stored, computed)
+    options = {"split": rk.split, "normalise": rk.normalise, "combine": rk.combine}
+    return Ranking(rk.method, sources, order, combined.tolist(), stored, computed, options)

@@ -2,10 +2,10 @@
 file that exists is complete; readers can trust `status`."""
 
 import json
-import os
 import platform
-import tempfile
 from pathlib import Path
+
+from xlprune.atomic import write_text
 
 FILENAME = "results.json"
 REQUIRED = (
@@ -24,19 +24,7 @@ REQUIRED = (
 
 
 def write_json_atomic(path: str | Path, data: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def versions() -> dict[str, str]:

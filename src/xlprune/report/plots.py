@@ -2,17 +2,16 @@
 
 from pathlib import Path
 
+from xlprune.report.files import pyplot, save_figure
 
-def heatmap(scores, path: str | Path, title: str) -> Path:
-    """Layers x heads, one cell per head, darker = more important."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def heatmap_figure(scores, title: str):
+    """Layers x heads, one cell per head, brighter (yellow) = more important."""
+    plt = pyplot()
     values = [[float(v) for v in row] for row in scores]
     layers, heads = len(values), len(values[0])
-    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * heads, 1.0 + 0.4 * layers))
+    # wide enough for the title on small grids (tiny models), in proportion on large ones
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.2 + 0.45 * heads), max(2.5, 1.0 + 0.4 * layers)))
     image = ax.imshow(values, cmap="viridis", aspect="auto")
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
@@ -21,7 +20,8 @@ def heatmap(scores, path: str | Path, title: str) -> Path:
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def heatmap(scores, path: str | Path, title: str) -> Path:
+    return save_figure(heatmap_figure(scores, title), path)

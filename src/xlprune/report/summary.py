@@ -1,5 +1,6 @@
-"""At the end of a sweep: where the results are and a short table of them. Light on
-imports: it runs inside Hydra's multirun process."""
+"""At the end of a sweep: where the results are, a short table of them, the sweep's report
+(and its W&B summary run when the jobs logged to W&B), and index.html's path last. Light
+on imports: Hydra imports this module in the sweep process; the report loads on use."""
 
 import logging
 from pathlib import Path
@@ -31,7 +32,7 @@ def table(rows: list[dict]) -> str:
         scores = "  ".join(
             f"{lang}={v[name]:.3f}"
             for lang, v in r["metrics"]["test"].items()
-            if lang in r["targets"]
+            if lang in r["targets"] and name in v
         )
         lines.append(
             f"{r['model']:<10} {r['task']:<4} {r['setting']:<7} "
@@ -40,8 +41,31 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def warn(what: str, err: BaseException) -> None:
+    print(f"xlprune: warning: {what}: {type(err).__name__}: {err}".splitlines()[0], flush=True)
+
+
 class SweepSummary(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
         rows = collect(sweep_dir)
         print(f"\n{len(rows)} job results under {sweep_dir}\n{table(rows)}", flush=True)
+        try:
+            from xlprune.report.build import build_report
+
+            report = build_report([sweep_dir])
+        except Exception as err:  # the results above stay; the report is a bonus
+            warn("no report built", err)
+            return
+        if report.problems:
+            print(f"{len(report.problems)} problem(s), listed in the report", flush=True)
+        try:
+            from xlprune.report.wandb_summary import log_summary
+
+            group = Path(str(config.hydra.sweep.dir)).as_posix().replace("/", "_")
+            run_dir = log_summary(report, sweep_dir, group=group)
+            if run_dir is not None:
+                print(f"W&B summary run: {run_dir}", flush=True)
+        except Exception as err:
+            warn("no W&B summary run", err)
+        print(report.index, flush=True)

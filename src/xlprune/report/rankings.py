@@ -1,0 +1,164 @@
+"""Stored head-importance score files (ranking.stored in results.json): read once each,
+drawn as layers x heads heatmaps, and compared across languages by Spearman correlation
+of their rankings (the paper's Figure 1). A file that is gone is a note, not a failure."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from xlprune.report.files import pyplot, save_figure, write_csv
+from xlprune.report.series import Context, slugify
+
+
+@dataclass
+class ScoreFile:
+    path: str
+    context: Context
+    method: str
+    lang: str
+    split: str
+    raw: list[list[float]]
+
+    def slug(self) -> str:
+        return slugify(f"{self.context.slug()}_{self.method}_{self.lang}")
+
+
+def score_files(jobs, contexts: dict) -> tuple[list[ScoreFile], list[str]]:
+    """Each stored score file once, under the context of the first job that used it."""
+    found: dict[str, ScoreFile] = {}
+    problems, missing = [], set()
+    for job in jobs:
+        ranking = (job.results or {}).get("ranking") or {}
+        for path in ranking.get("stored") or []:
+            if path in found or path in missing:
+                continue
+            try:
+                data = json.loads(Path(path).read_text())
+                raw = [[float(v) for v in row] for row in data["raw"]]
+            except (OSError, ValueError, KeyError, TypeError):
+                missing.add(path)
+                problems.append(f"{job.label}: ranking score file {path} is gone or unreadable")
+                continue
+            found[path] = ScoreFile(
+                path=path,
+                context=contexts[job.label],
+                method=str(data.get("method", "gradient")),
+                lang=str(data.get("source", "?")),
+                split=str(data.get("split", "")),
+                raw=raw,
+            )
+    return list(found.values()), problems
+
+
+def by_language(files: list[ScoreFile]) -> dict[tuple, dict[str, ScoreFile]]:
+    """(context, method) -> language -> its score file (the first, if several)."""
+    groups: dict[tuple, dict[str, ScoreFile]] = {}
+    for f in files:
+        groups.setdefault((f.context, f.method), {}).setdefault(f.lang, f)
+    return groups
+
+
+def heatmap_name(f: ScoreFile, taken: set) -> str:
+    name, n = f"heatmap_{f.slug()}.png", 2
+    while name in taken:
+        name, n = f"heatmap_{f.slug()}_{n}.png", n + 1
+    taken.add(name)
+    return name
+
+
+def heatmap_title(f: ScoreFile) -> str:
+    split = f" ({f.split})" if f.split else ""
+    return f"{f.context.title()} {f.lang}: {f.method} importance{split}"
+
+
+def ranks(values: list[float]) -> list[float]:
+    """1-based ranks, ties sharing their average rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for m in range(i, j + 1):
+            out[order[m]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    ra, rb = ranks(a), ranks(b)
+    n = len(ra)
+    ma, mb = sum(ra) / n, sum(rb) / n
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
+    va = sum((x - ma) ** 2 for x in ra)
+    vb = sum((y - mb) ** 2 for y in rb)
+    if va == 0 or vb == 0:
+        return 1.0 if ra == rb else float("nan")
+    return cov / (va * vb) ** 0.5
+
+
+def ranked_scores(raw: list[list[float]]) -> list[float]:
+    """The scores the ranking orders by: each layer over its L2 norm, all heads flattened
+    (the min-max step of the paper does not change the order)."""
+    out = []
+    for row in raw:
+        norm = sum(v * v for v in row) ** 0.5 or 1.0
+        out += [v / norm for v in row]
+    return out
+
+
+@dataclass
+class Correlation:
+    context: Context
+    method: str
+    langs: list[str]
+    matrix: list[list[float]]
+
+    def slug(self) -> str:
+        return slugify(f"{self.context.slug()}_{self.method}")
+
+
+def correlations(files: list[ScoreFile]) -> list[Correlation]:
+    out = []
+    for (context, method), per_lang in sorted(by_language(files).items(), key=lambda kv: kv[0]):
+        langs = list(per_lang)
+        if len(langs) < 2:
+            continue
+        flat = {g: ranked_scores(per_lang[g].raw) for g in langs}
+        if len({len(v) for v in flat.values()}) != 1:
+            continue  # different architectures: nothing to correlate
+        matrix = [[1.0 if a == b else spearman(flat[a], flat[b]) for b in langs] for a in langs]
+        out.append(Correlation(context, method, langs, matrix))
+    return out
+
+
+def write_correlation_csv(c: Correlation, path: Path) -> Path:
+    return write_csv(
+        path, ["lang", *c.langs], [[a, *row] for a, row in zip(c.langs, c.matrix, strict=True)]
+    )
+
+
+def correlation_figure(c: Correlation, path: Path) -> Path:
+    plt = pyplot()
+    n = len(c.langs)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.8 * n, 1.2 + 0.7 * n))
+    finite = [v for row in c.matrix for v in row if v == v]
+    image = ax.imshow(c.matrix, cmap="viridis", vmin=min([0.0, *finite]), vmax=1.0)
+    ax.set_xticks(range(n), c.langs)
+    ax.set_yticks(range(n), c.langs)
+    for i, row in enumerate(c.matrix):
+        for j, value in enumerate(row):
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value < 0.6 else "black",
+            )
+    ax.set_title(f"{c.context.title()}: Spearman of {c.method} rankings", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return save_figure(fig, path)
