@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 
-def compose(overrides: list[str], out_dir: Path | None = None):
+def compose(overrides: list[str], out_dir: Path | None = None, keep_hydra: bool = False):
     """The job config the CLI would build, with Hydra's runtime set so the job can run
     in this process."""
     from hydra import compose as hydra_compose
@@ -24,8 +24,9 @@ def compose(overrides: list[str], out_dir: Path | None = None):
         with open_dict(cfg):
             cfg.hydra.runtime.output_dir = str(out_dir)
         HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            del cfg["hydra"]
+        if not keep_hydra:
+            with open_dict(cfg):
+                del cfg["hydra"]
     return cfg
 
 

@@ -49,6 +49,8 @@ def test_demo_experiment_runs_as_a_multirun(tmp_path):
     # one ranking fine-tune per (model, task, source), shared by every k > 0 job
     assert sum(r["ranking"]["computed"] for r in results if r["ranking"]) == 8
     assert "48 job results under" in done.stdout
+    assert "fine-tunes run: 56 (48 by the jobs, 8 to rank heads)" in done.stdout
+    assert "[xlprune] sweep: 48 jobs, 48 fine-tunes and at most 8 ranking" in done.stdout
 
 
 def assert_clean_failure(done, *needles: str, cwd=None):

@@ -59,6 +59,8 @@ def test_experiment_xlmr_ner_runs_fast_dev_on_local_files(tmp_path):
         [
             *FAST,
             "+experiment=xlmr_ner",
+            "+paper_cell=ner_en",
+            "data=xtreme",
             f"model.name_or_path={ckpt}",
             f"data.root={data}",
             "targets=[en,de]",

@@ -22,7 +22,9 @@ def check_group_choices(argv: list[str]) -> None:
             continue
         key, value = arg.split("=", 1)
         group = key.lstrip("+~")
-        if "." in group or not (root / group).is_dir() or value in ("", "null"):
+        if "." in group or group.startswith("hydra/") or value in ("", "null"):
+            continue  # keys, and Hydra's own groups (plugins provide options there)
+        if not (root / group).is_dir():
             continue
         options = sorted(p.stem for p in (root / group).glob("*.yaml"))
         for choice in value.split(","):
@@ -42,7 +44,11 @@ def main(cfg: DictConfig) -> None:
     except XlpruneError as err:
         fail(str(err))
     except MissingMandatoryValue as err:
-        fail(f"{err.full_key}: no value given; set it on the command line ({err.full_key}=...)")
+        hint = cfg.data.get("hint") if "data" in cfg else None
+        fail(
+            f"{err.full_key}: no value given; set it on the command line ({err.full_key}=...)"
+            + (f". {hint}" if hint and str(err.full_key).startswith("data.") else "")
+        )
 
 
 def fail(message: str) -> None:

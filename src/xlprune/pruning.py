@@ -5,7 +5,7 @@ from pathlib import Path
 
 from xlprune.errors import XlpruneError
 
-MODES = ("remove", "mask")
+MODES = ("remove", "mask", "search")
 
 
 def choose_heads(job):
@@ -25,6 +25,13 @@ def choose_heads(job):
         )
     if p.heads and p.count:
         raise XlpruneError("pruning.count and pruning.heads both given: choose one")
+    if p.mode == "search":
+        if p.heads or p.count:
+            raise XlpruneError(
+                "pruning.mode=search tries k = 0..search.max_k itself; leave "
+                "pruning.count at 0 and pruning.heads unset"
+            )
+        return [], obtain_ranking(job, grid, model_type), grid
     if p.mode == "mask" and (p.heads or p.count):
         raise XlpruneError(
             "pruning.mode=mask scores k = 0..pruning.max_k masked heads itself; "

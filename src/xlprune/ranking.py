@@ -148,6 +148,10 @@ def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
     if rk.method not in METHODS:
         raise XlpruneError(f"ranking.method={rk.method}: choose one of {', '.join(METHODS)}")
     sources = list(job.cfg.source)
+    if rk.get("use"):  # one source's own ranking (the paper's EC, one source at a time)
+        if rk.use not in sources:
+            raise XlpruneError(f"ranking.use={rk.use}: not one of the sources {sources}")
+        sources = [rk.use]
     if rk.method == "random":
         matrices, stored, computed = [random_scores(grid, job.cfg.seed)], [], 0
     elif rk.file:

@@ -74,7 +74,9 @@ def test_table_reports_the_dev_selected_k_and_its_test_score(tmp_path):
 def test_seeds_are_averaged_and_said(tmp_path):
     runs = [result(0, 0.5, 0.4), result(0, 0.5, 0.6, seed=7), result(1, 0.6, 0.5)]
     write_jobs(tmp_path / "runs", runs)
-    (table,) = build_report([tmp_path / "runs"], tmp_path / "report").tables
+    tables = build_report([tmp_path / "runs"], tmp_path / "report").tables
+    (table,) = [t for t in tables if t.group == "paper"]
+    assert [t.group for t in tables if t.group != "paper"] == ["seeds"]  # k=0 ran twice
     assert table.rows[0][2] == pytest.approx(0.5)
     assert any("mean over seeds 42, 7" in n for n in table.notes)
 

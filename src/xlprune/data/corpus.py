@@ -46,7 +46,7 @@ def subset(train: list, fraction: float, index: int, seed: int) -> list:
     return [train[i] for i in sorted(order[index * size : (index + 1) * size])]
 
 
-SAMPLING = ("dev_fraction", "train_fraction", "subset", "split_seed")
+SAMPLING = ("dev_fraction", "train_fraction", "subset", "split_seed", "hint")
 
 
 def make_source(data_cfg):

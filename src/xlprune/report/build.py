@@ -16,6 +16,7 @@ SECTIONS = {
     "paper": ("Unpruned vs pruned (the paper's Tables 2-4)", ""),
     "ablation": ("Ranking methods (the paper's Table 5)", ""),
     "multi_source": ("Several sources (the paper's Table 6)", ""),
+    "seeds": ("Several seeds: mean and standard deviation", ""),
 }
 
 

@@ -249,5 +249,49 @@ def multi_source_tables(series: Series) -> list[Table]:
     return tables
 
 
+def seed_tables(series: Series) -> list[Table]:
+    """Mean and standard deviation over seeds (seed=1,2,3), for every test score that was
+    averaged over more than one run."""
+    tables = []
+    for context in series.contexts():
+        rows = []
+        for line in series.lines(context, kind="final", split="test"):
+            for k, (std, n) in series.spread.get(line, {}).items():
+                mean = series.score[line][k]
+                rows.append(
+                    [
+                        line.setting,
+                        line.source,
+                        line.lang,
+                        line.method or "-",
+                        Heads(k),
+                        Score(mean),
+                        Score(std),
+                        n,
+                    ]
+                )
+        if rows:
+            tables.append(
+                Table(
+                    key=f"seeds_{context.slug()}",
+                    title=f"{context.title()}: mean and std over seeds",
+                    columns=["setting", "source", "target", "method", "k", "mean", "std", "runs"],
+                    rows=rows,
+                    notes=[
+                        f"{series.metric.get(context, 'score')} x100 on test; "
+                        f"{series.seed_note(context)}; std: sample standard deviation."
+                    ],
+                    group="seeds",
+                    labels=4,
+                )
+            )
+    return tables
+
+
 def all_tables(series: Series) -> list[Table]:
-    return paper_tables(series) + ablation_tables(series) + multi_source_tables(series)
+    return (
+        paper_tables(series)
+        + ablation_tables(series)
+        + multi_source_tables(series)
+        + seed_tables(series)
+    )

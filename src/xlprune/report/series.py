@@ -1,6 +1,7 @@
 """Scores as series over k (heads removed or masked): tidy rows grouped by everything
 except k and seed, averaged over seeds and repeated jobs. Tables and curves read these."""
 
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -40,7 +41,8 @@ def slugify(text: str) -> str:
 
 
 class Series:
-    """score[line][k] = mean over seeds; seeds[context] the seeds averaged."""
+    """score[line][k] = mean over seeds; spread[line][k] = (std, n) where n > 1;
+    seeds[context] the seeds averaged."""
 
     def __init__(self, rows: list[dict]):
         data = {r["data"] for r in rows}
@@ -74,6 +76,11 @@ class Series:
                 langs.append(r["lang"])
         self.score = {
             line: {k: sum(v) / len(v) for k, v in sorted(by_k.items())}
+            for line, by_k in values.items()
+        }
+        # (standard deviation, number of values) where several seeds or runs were averaged
+        self.spread = {
+            line: {k: (statistics.stdev(v), len(v)) for k, v in sorted(by_k.items()) if len(v) > 1}
             for line, by_k in values.items()
         }
 

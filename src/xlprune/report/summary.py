@@ -41,6 +41,18 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def fine_tune_count(rows: list[dict]) -> str:
+    """What the sweep trained: the jobs' own fine-tunes and the ranking fine-tunes, not
+    counting jobs resumed from earlier runs."""
+    ran = [r for r in rows if "resumed_from" not in r]
+    jobs = sum(r.get("fine_tunes", 0) for r in ran)
+    rankings = sum((r.get("ranking") or {}).get("computed", 0) for r in ran)
+    resumed = len(rows) - len(ran)
+    return f"fine-tunes run: {jobs + rankings} ({jobs} by the jobs, {rankings} to rank heads)" + (
+        f"; {resumed} jobs resumed from earlier runs" if resumed else ""
+    )
+
+
 def warn(what: str, err: BaseException) -> None:
     print(f"xlprune: warning: {what}: {type(err).__name__}: {err}".splitlines()[0], flush=True)
 
@@ -50,6 +62,7 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
         rows = collect(sweep_dir)
         print(f"\n{len(rows)} job results under {sweep_dir}\n{table(rows)}", flush=True)
+        print(fine_tune_count(rows), flush=True)
         try:
             from xlprune.report.build import build_report
 

@@ -1,0 +1,132 @@
+"""Before a sweep starts: its size (jobs, fine-tunes, ranking fine-tunes) and a time
+estimate from a short calibration (a few real training steps of the first job's model)."""
+
+import time
+
+from hydra.experimental.callback import Callback
+
+from xlprune.report.sweep import planned_jobs
+
+
+def job_configs(config, jobs: list[list[str]]):
+    from hydra import compose
+
+    for overrides in jobs:
+        yield compose(config_name=config.hydra.job.config_name, overrides=list(overrides))
+
+
+def count(cfgs) -> dict:
+    """Jobs, fine-tunes they run, and distinct rankings they need (at most: some may
+    already be stored)."""
+    from xlprune.run import plan_fine_tunes
+
+    jobs = fine_tunes = 0
+    rankings, steps = set(), []
+    for cfg in cfgs:
+        jobs += 1
+        per_job = len(plan_fine_tunes(cfg.setting.name, list(cfg.source), list(cfg.targets)))
+        p, rk = cfg.pruning, cfg.ranking
+        trials = cfg.search.max_k + 1 if p.mode == "search" else 1
+        fine_tunes += per_job * trials
+        needs = (p.count or p.mode == "search") and not p.heads and rk.method != "random"
+        if needs and not rk.get("file"):
+            method = "textpruner" if rk.method == "textpruner" else "gradient"
+            for lang in [rk.use] if rk.get("use") else cfg.source:
+                rankings.add(
+                    (
+                        cfg.model.name,
+                        str(cfg.model.get("name_or_path")),
+                        cfg.task.name,
+                        cfg.data.name,
+                        lang,
+                        cfg.seed,
+                        method,
+                        rk.split,
+                    )
+                )
+        steps.append(cfg)
+    return {
+        "jobs": jobs,
+        "fine_tunes": fine_tunes,
+        "rankings": len(rankings),
+        "first": steps[0] if steps else None,
+    }
+
+
+def seconds_per_fine_tune(cfg, steps: int = 3) -> float:
+    """Time `steps` optimizer steps of the first job's model on its own training batches,
+    scaled to its epochs and training-set size (evaluation adds roughly a tenth)."""
+    import math
+
+    import torch
+    from hydra.utils import instantiate
+
+    from xlprune import hub
+    from xlprune.data.corpus import load_corpus, make_source
+    from xlprune.data.datamodule import TaggingDataModule
+    from xlprune.store import Store
+
+    spec, data = instantiate(cfg.model), make_source(cfg.data)
+    if spec.needs_hub() or getattr(data, "needs_hub", lambda: False)():
+        hub.configure(cfg.hub_offline)
+    langs = list(dict.fromkeys([*cfg.source, *cfg.targets]))
+    corpus = load_corpus(cfg, data, langs, [])
+    texts = [" ".join(w) for g in langs for w, _ in corpus.splits["train"][g]]
+    model, tokenizer = spec.build(labels=corpus.labels, texts=texts, store=Store(cfg.cache_dir))
+    train = {g: corpus.splits["train"][g] for g in cfg.source}
+    dm = TaggingDataModule(
+        tokenizer, train, {}, {}, corpus.labels, cfg.batch_size, max_length=cfg.max_length
+    )
+    dm.setup()
+    loader = dm.train_dataloader()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr)
+    model.train()
+    batches = [b for _, b in zip(range(steps + 1), loader, strict=False)]
+    start = None
+    for i, batch in enumerate(batches):
+        if i == 1:
+            start = time.perf_counter()  # the first step warms up
+        loss = model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            labels=batch["labels"],
+        ).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    per_step = (time.perf_counter() - start) / max(1, len(batches) - 1)
+    return 1.1 * per_step * cfg.trainer.max_epochs * math.ceil(len(loader.dataset) / cfg.batch_size)
+
+
+def clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class SweepPlan(Callback):
+    def on_multirun_start(self, config, **kwargs) -> None:
+        jobs = planned_jobs(config.hydra)
+        if not jobs:
+            print("[xlprune] sweep size unknown (not Hydra's basic sweeper)", flush=True)
+            return
+        try:
+            size = count(job_configs(config, jobs))
+        except Exception as err:  # the sweep itself reports bad configs, job by job
+            print(
+                f"[xlprune] sweep of {len(jobs)} jobs ({type(err).__name__}: {err})".splitlines()[
+                    0
+                ],
+                flush=True,
+            )
+            return
+        line = (
+            f"[xlprune] sweep: {size['jobs']} jobs, {size['fine_tunes']} fine-tunes and at "
+            f"most {size['rankings']} ranking fine-tunes"
+        )
+        try:
+            per = seconds_per_fine_tune(size["first"])
+            total = per * (size["fine_tunes"] + size["rankings"])
+            line += f"; about {clock(total)} on this machine ({per:.1f} s per fine-tune)"
+        except Exception as err:
+            line += f"; no time estimate ({type(err).__name__})"
+        print(line, flush=True)
