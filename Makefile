@@ -32,8 +32,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
+# The whole suite (benchmarks/suite.py, ~10 min on 2 cores): results.json, results.md and
+# the table; bench_heads.py runs inside it. `make bench BENCH_ARGS=--quick` for a smoke run.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) benchmarks/bench_heads.py
+	$(OFFLINE) $(PY) benchmarks/suite.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) outputs multirun/*/ .pytest_cache
