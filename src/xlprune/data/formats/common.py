@@ -56,6 +56,22 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, text.rstrip("\r\n")
 
 
+def token_lines(path: Path, comments: bool = True) -> Iterator[list[tuple[int, str]]]:
+    """Each sentence's token lines as (line number, line without trailing space): blank lines
+    end a sentence (runs of them are one break), `#` lines are skipped when `comments`."""
+    block: list[tuple[int, str]] = []
+    for number, line in numbered_lines(path):
+        line = line.rstrip()
+        if not line:
+            if block:
+                yield block
+                block = []
+        elif not (comments and line.startswith("#")):
+            block.append((number, line))
+    if block:
+        yield block
+
+
 def require_sentences(path: Path, sentences: list[Sentence]) -> list[Sentence]:
     if not sentences:
         raise XlpruneError(f"{path}: no sentences in the file; is it empty or the wrong format?")

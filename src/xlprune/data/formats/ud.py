@@ -6,8 +6,8 @@ from pathlib import Path
 from xlprune.data.formats.common import (
     Sentence,
     check_label,
-    numbered_lines,
     require_sentences,
+    token_lines,
     word,
 )
 from xlprune.errors import XlpruneError
@@ -16,17 +16,17 @@ from xlprune.errors import XlpruneError
 def read_ud(path: str | Path) -> list[Sentence]:
     path = Path(path)
     sentences: list[Sentence] = []
+    for block in token_lines(path):
+        words, labels = tag_words(path, block)
+        if words:  # a sentence of multi-word ranges alone has nothing to tag
+            sentences.append((words, labels))
+    return require_sentences(path, sentences)
+
+
+def tag_words(path: Path, block: list[tuple[int, str]]) -> tuple[list[str], list[str]]:
     words: list[str] = []
     labels: list[str] = []
-    for number, line in numbered_lines(path):
-        line = line.rstrip()
-        if not line:
-            if words:
-                sentences.append((words, labels))
-                words, labels = [], []
-            continue
-        if line.startswith("#"):
-            continue
+    for number, line in block:
         fields = line.split("\t")
         if len(fields) != 10:
             raise XlpruneError(
@@ -45,6 +45,4 @@ def read_ud(path: str | Path) -> list[Sentence]:
             )
         words.append(word(path, number, fields[1]))
         labels.append(check_label(path, number, fields[3], allowed=("upos",)))
-    if words:
-        sentences.append((words, labels))
-    return require_sentences(path, sentences)
+    return words, labels

@@ -8,8 +8,8 @@ from pathlib import Path
 from xlprune.data.formats.common import (
     Sentence,
     check_label,
-    numbered_lines,
     require_sentences,
+    token_lines,
     word,
 )
 from xlprune.errors import XlpruneError
@@ -24,35 +24,27 @@ _GLUED_O = re.compile(r"O[a-z_/]+")
 def read_xsid(path: str | Path) -> list[Sentence]:
     path = Path(path)
     sentences: list[Sentence] = []
-    words: list[str] = []
-    labels: list[str] = []
     glued = 0
-    for number, line in numbered_lines(path):
-        line = line.rstrip()
-        if not line:
-            if words:
-                sentences.append((words, labels))
-                words, labels = [], []
-            continue
-        if line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) != 4:
-            raise XlpruneError(
-                f"{path}:{number}: expected 4 tab-separated columns (index, token, intent, "
-                f"slot label), found {len(fields)} in {line[:60]!r}; fix the line"
-            )
-        if not fields[0].strip().isdigit():
-            raise XlpruneError(
-                f"{path}:{number}: index {fields[0]!r} is not a number; is a `#` missing "
-                "before a comment, or is this not an xSID file?"
-            )
-        label = fields[3].strip()
-        if _GLUED_O.fullmatch(label):
-            label, glued = "O", glued + 1
-        words.append(word(path, number, fields[1]))
-        labels.append(check_label(path, number, label))
-    if words:
+    for block in token_lines(path):
+        words: list[str] = []
+        labels: list[str] = []
+        for number, line in block:
+            fields = line.split("\t")
+            if len(fields) != 4:
+                raise XlpruneError(
+                    f"{path}:{number}: expected 4 tab-separated columns (index, token, intent, "
+                    f"slot label), found {len(fields)} in {line[:60]!r}; fix the line"
+                )
+            if not fields[0].strip().isdigit():
+                raise XlpruneError(
+                    f"{path}:{number}: index {fields[0]!r} is not a number; is a `#` missing "
+                    "before a comment, or is this not an xSID file?"
+                )
+            label = fields[3].strip()
+            if _GLUED_O.fullmatch(label):
+                label, glued = "O", glued + 1
+            words.append(word(path, number, fields[1]))
+            labels.append(check_label(path, number, label))
         sentences.append((words, labels))
     if glued:
         log.info("%s: %d labels like 'Orecurring_datetime' read as O", path, glued)

@@ -7,8 +7,8 @@ from pathlib import Path
 from xlprune.data.formats.common import (
     Sentence,
     check_label,
-    numbered_lines,
     require_sentences,
+    token_lines,
     word,
 )
 from xlprune.errors import XlpruneError
@@ -19,30 +19,25 @@ _PREFIX = re.compile(r"[a-z]{2,3}:")
 def read_xtreme(path: str | Path) -> list[Sentence]:
     path = Path(path)
     sentences: list[Sentence] = []
-    words: list[str] = []
-    labels: list[str] = []
     prefix: str | None = None  # the language prefix all tokens so far share ("" if none)
-    for number, line in numbered_lines(path):
-        if not line.strip():
-            if words:
-                sentences.append((words, labels))
-                words, labels = [], []
-            continue
-        fields = line.rstrip().split("\t")
-        if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
-            raise XlpruneError(
-                f"{path}:{number}: expected token<TAB>label, found {line!r}; "
-                "every token line needs exactly one tab and a label"
-            )
-        token = word(path, number, fields[0])
-        if prefix is None:
-            found = _PREFIX.match(token)
-            prefix = found.group() if found else ""
-        elif prefix and not token.startswith(prefix):
-            prefix = ""
-        words.append(token)
-        labels.append(check_label(path, number, fields[1], allowed=("iob", "upos")))
-    if words:
+    for block in token_lines(path, comments=False):  # `#` is a token in PAN-X
+        words: list[str] = []
+        labels: list[str] = []
+        for number, line in block:
+            fields = line.split("\t")
+            if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
+                raise XlpruneError(
+                    f"{path}:{number}: expected token<TAB>label, found {line!r}; "
+                    "every token line needs exactly one tab and a label"
+                )
+            token = word(path, number, fields[0])
+            if prefix is None:
+                found = _PREFIX.match(token)
+                prefix = found.group() if found else ""
+            elif prefix and not token.startswith(prefix):
+                prefix = ""
+            words.append(token)
+            labels.append(check_label(path, number, fields[1], allowed=("iob", "upos")))
         sentences.append((words, labels))
     if prefix:
         sentences = [(strip_prefix(ws, prefix), ls) for ws, ls in sentences]
