@@ -15,7 +15,7 @@ def tokenizer(request):
 
 
 def test_first_subtoken_carries_the_label(tokenizer):
-    sentences = [(["Annabergstadt", "flies"], ["B-PER", "O"]), (["to", "Berlin"], ["O", "B-LOC"])]
+    sentences = [(["Berlinflies", "flies"], ["B-PER", "O"]), (["to", "Berlin"], ["O", "B-LOC"])]
     label2id = {"B-LOC": 0, "B-PER": 1, "O": 2}
     feats = encode(tokenizer, sentences, label2id, max_length=64)
     for feat, (words, labels) in zip(feats, sentences, strict=True):
