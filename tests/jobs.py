@@ -39,9 +39,11 @@ def run_job(overrides: list[str], out_dir: Path) -> dict:
 FAST = ["+debug=fast", "logger=none"]
 
 
-def cli(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 300):
-    """The real command line, as a user runs it."""
-    full_env = dict(os.environ, **(env or {}))
+def cli(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 300, drop_env=()):
+    """The real command line, as a user runs it (`drop_env`: prefixes of environment
+    variables it runs without)."""
+    full_env = {k: v for k, v in os.environ.items() if not (drop_env and k.startswith(drop_env))}
+    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "xlprune", *args],
         cwd=cwd,

@@ -130,4 +130,9 @@ def test_joblib_runs_jobs_in_parallel_and_builds_the_ranking_once(tmp_path):
     results = [json.loads(p.read_text()) for p in tmp_path.glob("multirun/*/*/*/results.json")]
     assert sorted(r["prune_count"] for r in results) == [1, 2]
     assert sum(r["ranking"]["computed"] for r in results) == 1
+    # what both jobs need (tokenizer: trained by the sweep plan), each built once
+    built = [entry for r in results for entry in r["store"]["built"]]
+    assert len(built) == len(set(built)), built
+    assert {entry.split("/")[0] for entry in built} >= {"features", "rankings"}
+    assert len(list((tmp_path / "cache").glob("tokenizers/*/tokenizer.json"))) == 1
     assert "[xlprune] sweep: 2 jobs, 2 fine-tunes and at most 1 ranking" in done.stdout

@@ -35,6 +35,73 @@ def check_group_choices(argv: list[str]) -> None:
                 )
 
 
+def check_command(argv: list[str]) -> None:
+    """Compose the config the command's first job gets (a sweep's first values) and check
+    it, before Hydra makes directories or launches anything: unknown keys, values, classes,
+    and room to write. Commands with Hydra's own flags (--help, --cfg, ...) are left to it."""
+    flags = [a for a in argv if a.startswith("-")]
+    if any(flag not in ("-m", "--multirun") for flag in flags):
+        return
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    from xlprune.checks import check_room, check_targets, check_values
+
+    args = [a for a in argv if not a.startswith("-")]
+    try:
+        first, sweeps = [], []
+        for override in OverridesParser.create().parse_overrides(args):
+            if override.is_sweep_override():
+                values = list(override.sweep_string_iterator())
+                first.append(f"{override.get_key_element()}={values[0]}")
+                sweeps.append((override.get_key_element().lstrip("+~"), values))
+            else:
+                first.append(override.input_line)
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose("config", overrides=first, return_hydra_config=True)
+    except HydraException as err:
+        message = str(err).split("\n")
+        if message[0].startswith("Could not override"):
+            key = message[0].split("'")[1]
+            raise XlpruneError(
+                f"{key}: no such key in the config; check its spelling (python -m xlprune "
+                f"--cfg job shows every key), or add a new one with +{key}=..."
+            ) from None
+        raise XlpruneError(" ".join(message)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    tree = OmegaConf.to_container(cfg, resolve=False)
+    check_targets({k: v for k, v in tree.items() if k != "hydra"})
+    check_targets(tree["hydra"].get("callbacks") or {}, "hydra.callbacks")
+    check_values(cfg)
+    for key, values in sweeps:  # every value a sweep gives a key, before any job runs
+        if OmegaConf.select(cfg, key) is None or (config_dir() / key).is_dir():
+            continue  # a group's choices were checked with the command line
+        for value in values:
+            one = OmegaConf.to_container(cfg, resolve=False)
+            one.pop("hydra")
+            one = OmegaConf.create(one)
+            OmegaConf.update(one, key, yaml_value(value))
+            check_values(one)
+    multirun = bool(flags) or str(cfg.hydra.get("mode")) == "RunMode.MULTIRUN"
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    check_room(OmegaConf.select(cfg, key), key, cfg)
+
+
+def yaml_value(text: str):
+    """A sweep value as Hydra reads it (`3` a number, `abc` a string)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     from xlprune.run import run
@@ -49,6 +116,13 @@ def main(cfg: DictConfig) -> None:
             f"{err.full_key}: no value given; set it on the command line ({err.full_key}=...)"
             + (f". {hint}" if hint and str(err.full_key).startswith("data.") else "")
         )
+    except Exception as err:
+        cause = err.__cause__  # Hydra's instantiate wraps what a constructor raised
+        while cause is not None and not isinstance(cause, XlpruneError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        fail(str(cause))
 
 
 def fail(message: str) -> None:
@@ -57,8 +131,13 @@ def fail(message: str) -> None:
 
 
 def cli() -> None:
+    from xlprune.secrets import redact_logs, remember_command_line
+
+    remember_command_line(sys.argv[1:])
+    redact_logs()
     try:
         check_group_choices(sys.argv[1:])
+        check_command(sys.argv[1:])
     except XlpruneError as err:
         fail(str(err))
     main()

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from xlprune.faults import reached
+
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
@@ -13,7 +15,10 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            reached(f"write:{path.name}")
+            fh.write(data[len(data) // 2 :])
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

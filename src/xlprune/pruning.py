@@ -1,9 +1,12 @@
 """Which heads a job removes (a count from a ranking, or an explicit set), the post-hoc
 masked curve, and saving a pruned fine-tuned model."""
 
+import logging
 from pathlib import Path
 
 from xlprune.errors import XlpruneError
+
+log = logging.getLogger(__name__)
 
 MODES = ("remove", "mask", "search")
 
@@ -109,11 +112,36 @@ def mask_callbacks(job, train_langs, eval_langs):
 
 
 def save_model(tagger, dm, out_dir: Path, train_langs) -> str:
-    """safetensors weights, config and removed heads (heads.save_pruned), plus the tokenizer:
-    `model.name_or_path=<this dir>` loads it back."""
+    """safetensors weights, config and removed heads (heads.save_pruned), plus the tokenizer,
+    sealed with checksums and renamed into place whole: `model.name_or_path=<this dir>`
+    loads it back."""
+    import os
+    import shutil
+
+    from xlprune.checksums import seal
     from xlprune.heads import save_pruned
+    from xlprune.heads.prune import CHECKSUMS_FILE
 
     directory = Path(out_dir) / f"model-{'-'.join(train_langs)}"
-    save_pruned(tagger.model, directory)
-    dm.tokenizer.save_pretrained(directory)
+    tmp = directory.with_name(f".{directory.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_pruned(tagger.model, tmp)
+    dm.tokenizer.save_pretrained(tmp)
+    seal(tmp, CHECKSUMS_FILE)
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(tmp, directory)
     return str(directory)
+
+
+def saved_models_damaged(results: dict) -> bool:
+    """Whether a finished job's saved models (pruning.save) are gone or no longer match
+    their checksums: then its results are not reused, the job runs again."""
+    from xlprune.checksums import damage
+    from xlprune.heads.prune import CHECKSUMS_FILE
+
+    for directory in results.get("saved_models", []):
+        if problem := damage(directory, CHECKSUMS_FILE):
+            log.warning("saved model %s: %s; the job runs again", directory, problem)
+            return True
+    return False

@@ -67,8 +67,8 @@ def read_scores(path: Path, grid: tuple[int, int], model_type: str):
         matrix = torch.tensor(data["raw"], dtype=torch.float64)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise XlpruneError(
-            f"{path}: not a complete ranking file ({err}); delete it to "
-            "recompute, or point ranking.file elsewhere"
+            f"{path}: not a complete ranking file ({err}); point ranking.file at a "
+            "complete scores.json"
         ) from None
     if tuple(matrix.shape) != tuple(grid) or data.get("model_type") != model_type:
         raise XlpruneError(
@@ -103,6 +103,7 @@ def ranking_key(job, lang: str) -> str:
 def compute_scores(job, lang: str, directory: Path) -> None:
     """The ranking fine-tune: train on `lang`, then score heads over its `ranking.split`."""
     from xlprune.callbacks.importance import HeadImportance
+    from xlprune.faults import reached
     from xlprune.finetune import fine_tune
     from xlprune.report.plots import heatmap
 
@@ -116,6 +117,7 @@ def compute_scores(job, lang: str, directory: Path) -> None:
         return [importance]
 
     tagger, _, _ = fine_tune(job, [lang], [lang], callbacks=callbacks)
+    reached("ranking")
     raw = importance.raw[lang]
     (directory / SCORES).write_text(
         json.dumps(
@@ -156,6 +158,11 @@ def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
         matrices, stored, computed = [random_scores(grid, job.cfg.seed)], [], 0
     elif rk.file:
         path = Path(rk.file).expanduser()
+        if not path.is_file():
+            raise XlpruneError(
+                f"ranking.file={rk.file}: no such file; give the path of a scores.json "
+                "(a ranking's `stored` path in results.json)"
+            )
         matrices, stored, computed = [read_scores(path, grid, model_type)], [str(path)], 0
     else:
         matrices, stored, computed = [], [], 0

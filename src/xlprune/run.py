@@ -67,7 +67,7 @@ def result_key(cfg: DictConfig) -> str:
     from omegaconf import OmegaConf
 
     data = OmegaConf.to_container(cfg, resolve=True)
-    for key in ("logger", "cache_dir", "hub_offline", "resume"):
+    for key in ("logger", "cache_dir", "hub_offline", "resume", "min_free_gb"):
         data.pop(key, None)
     data.get("trainer", {}).pop("enable_progress_bar", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
@@ -91,20 +91,52 @@ def share_threads() -> None:
     torch.set_num_threads(max(1, cores // workers))
 
 
-def run(cfg: DictConfig) -> dict:
+def start(cfg: DictConfig) -> Path:
+    """Before any work: quiet logs, shared threads, no secrets in what the job writes, and
+    a config and output folder that can finish. Returns the job's output folder."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
-    from xlprune.results import FILENAME, read_results, versions, write_json_atomic
-    from xlprune.store import Store
+    from xlprune.checks import check_job
+    from xlprune.secrets import redact_logs, remember_config, scrub_argv, scrub_files
 
     quiet_lightning()
     share_threads()
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    out_dir = Path(hc.runtime.output_dir)
+    remember_config(OmegaConf.to_container(cfg, resolve=False))
+    redact_logs()
+    scrub_argv()
+    scrub_files(out_dir)
+    multirun = getattr(hc.mode, "name", None) == "MULTIRUN"
+    check_job(cfg, out_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+    return out_dir
+
+
+def finished_result(cfg: DictConfig, store, key: str) -> dict | None:
+    """A sound stored result of this very config (a re-run of a stopped sweep), or None."""
+    from xlprune.pruning import saved_models_damaged
+    from xlprune.results import FILENAME, read_results
+
+    if not cfg.get("resume", True) or (entry := store.entry("results", key)) is None:
+        return None
+    finished = read_results(entry / FILENAME)
+    if finished is None or saved_models_damaged(finished):
+        return None  # incomplete, or its saved models are not what it wrote: run again
+    return dict(finished, resumed_from=str(entry))  # this run trained nothing
+
+
+def run(cfg: DictConfig) -> dict:
+    from hydra.utils import instantiate
+
+    from xlprune.loggers import close_logger, finish_logger, logger_record, make_logger
+    from xlprune.results import FILENAME, versions, write_json_atomic
+    from xlprune.secrets import redact
+    from xlprune.store import Store
+
+    out_dir = start(cfg)
     store, key = Store(cfg.cache_dir), result_key(cfg)
-    finished = read_results(store.path("results", key) / FILENAME)
-    if cfg.get("resume", True) and finished is not None:  # a re-run of a stopped sweep
-        finished["resumed_from"] = str(store.path("results", key))  # this run trained nothing
+    if (finished := finished_result(cfg, store, key)) is not None:
         write_json_atomic(out_dir / FILENAME, finished)
         log.info("already done, results copied: %s", out_dir / FILENAME)
         return finished
@@ -157,9 +189,11 @@ def run(cfg: DictConfig) -> dict:
             "data_notes": dict(corpus.notes, unseen_labels=unseen),
             **extra,
             "timing": timing,
+            "store": {"built": list(store.built), "repaired": list(store.repaired)},
             "versions": versions(),
         }
         finish_logger(logger, cfg, results)
+        results = redact(dict(results, logger=logger_record(logger)))
         write_json_atomic(out_dir / FILENAME, results)
         store.build_once("results", key, lambda d: write_json_atomic(d / FILENAME, results))
     finally:
@@ -226,48 +260,3 @@ def search_k(job, plan, ranking, grid, logger, out_dir: Path):
         },
     }
     return ranking.lowest(k), runs[k], extra
-
-
-def make_logger(cfg: DictConfig, out_dir: Path):
-    """The configured Lightning logger or None; a W&B run is named after the job and
-    grouped by its sweep."""
-    if not cfg.get("logger") or "_target_" not in cfg.logger:
-        return None
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-    from hydra.utils import instantiate
-
-    if not cfg.logger._target_.endswith("WandbLogger"):
-        return instantiate(cfg.logger)
-    hc = HydraConfig.get()
-    extra = {"name": hc.job.override_dirname or out_dir.name}
-    if hc.mode == RunMode.MULTIRUN:
-        extra["group"] = str(Path(hc.sweep.dir).as_posix()).replace("/", "_")
-    return instantiate(cfg.logger, **extra)
-
-
-def finish_logger(logger, cfg: DictConfig, results: dict) -> None:
-    """The whole config and the final metrics go to the logger, flat and readable."""
-    if logger is None:
-        return
-    from omegaconf import OmegaConf
-
-    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    flat = {
-        f"final/{split}/{lang}/{name}": value
-        for split, by_lang in results["metrics"].items()
-        for lang, values in by_lang.items()
-        for name, value in values.items()
-    }
-    flat["final/prune_count"] = results["prune_count"]
-    logger.log_metrics(flat)
-    if hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
-        logger.experiment.summary.update(flat)
-    logger.save()
-
-
-def close_logger(logger) -> None:
-    if logger is not None and type(logger).__name__ == "WandbLogger":
-        import wandb
-
-        wandb.finish()

@@ -1,8 +1,12 @@
-"""Content-keyed artefacts that later jobs reuse (trained tokenizers, rankings, ...).
+"""Content-keyed artefacts that later jobs reuse (tokenizers, tokenised features, rankings,
+finished results).
 
-An entry is a directory built in a temporary sibling and renamed into place, so a reader
-never sees a half-written one; a file lock makes concurrent jobs build it once."""
+An entry is a directory built in a temporary sibling, sealed with the checksums of its
+files and renamed into place, so a reader never sees a half-written one. A file lock makes
+concurrent jobs build it once. An entry whose files no longer match their checksums is
+reported, removed and built again: it is never used."""
 
+import logging
 import os
 import shutil
 import uuid
@@ -11,37 +15,72 @@ from pathlib import Path
 
 from filelock import FileLock
 
-COMPLETE = ".complete"
+from xlprune.checksums import damage, seal
+
+COMPLETE = ".complete"  # the entry's checksum manifest; written last
+log = logging.getLogger(__name__)
 
 
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser()
+        self.built: list[str] = []  # kind/key entries this process built
+        self.repaired: list[str] = []  # damaged entries it found (and removed or rebuilt)
 
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
 
     def has(self, kind: str, key: str) -> bool:
+        """A complete entry exists (not verified: `entry` and `build_once` verify)."""
         return (self.path(kind, key) / COMPLETE).is_file()
+
+    def _lock(self, kind: str, key: str) -> FileLock:
+        final = self.path(kind, key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(final) + ".lock")
+
+    def _intact(self, kind: str, key: str) -> bool:
+        """Whether the entry is there and sound; a damaged one is reported and removed
+        (call under the entry's lock)."""
+        final = self.path(kind, key)
+        if not final.exists():
+            return False
+        problem = damage(final, COMPLETE)
+        if problem is None:
+            return True
+        if self.has(kind, key):  # sealed once, so it was damaged afterwards
+            log.warning("store entry %s: %s; removed, it is built again", final, problem)
+            self.repaired.append(f"{kind}/{key}")
+        shutil.rmtree(final)
+        return False
+
+    def entry(self, kind: str, key: str) -> Path | None:
+        """The verified entry, or None (a damaged one is removed)."""
+        if not self.path(kind, key).exists():
+            return None
+        if damage(self.path(kind, key), COMPLETE) is None:
+            return self.path(kind, key)
+        with self._lock(kind, key):
+            return self.path(kind, key) if self._intact(kind, key) else None
 
     def build_once(self, kind: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
         """The entry's directory, and whether this call built it: `build(tmp_dir)` fills a
-        temporary directory only when no complete entry exists."""
+        temporary directory only when no sound entry exists."""
         final = self.path(kind, key)
-        if self.has(kind, key):
+        if final.exists() and damage(final, COMPLETE) is None:
             return final, False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(final) + ".lock"):
-            if self.has(kind, key):
+        with self._lock(kind, key):
+            if self._intact(kind, key):
                 return final, False
+            for stale in final.parent.glob(f".tmp-{key}-*"):  # left by a killed build
+                shutil.rmtree(stale, ignore_errors=True)
             tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
             try:
                 build(tmp)
-                (tmp / COMPLETE).write_text("ok\n")
-                if final.exists():  # an incomplete leftover of an interrupted build
-                    shutil.rmtree(final)
+                seal(tmp, COMPLETE)
                 os.replace(tmp, final)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+        self.built.append(f"{kind}/{key}")
         return final, True

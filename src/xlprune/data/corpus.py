@@ -5,7 +5,7 @@ training set, labels cleaned, the run's label vocabulary."""
 import random
 from dataclasses import dataclass, field
 
-from xlprune.data.labels import clean, collapse_ner, vocabulary
+from xlprune.data.labels import check_scheme, clean, collapse_ner, vocabulary
 from xlprune.errors import XlpruneError
 
 SPLITS = ("train", "dev", "test")
@@ -87,6 +87,7 @@ def load_corpus(cfg, source, langs: list[str], fraction_langs: list[str]) -> Cor
                 "seed": seed,
             }
         for split in SPLITS:
+            check_scheme(loaded[split], task, lang, split, data_cfg.name)
             splits[split][lang] = clean(
                 loaded[split], task.get("scheme", "iob2"), task.get("collapse", False)
             )

@@ -161,6 +161,7 @@ class TaggingDataModule(pl.LightningDataModule):
         import json
 
         from xlprune.data.sources import fingerprint
+        from xlprune.faults import reached
 
         if self._tokenizer_id is None:
             self._tokenizer_id = tokenizer_id(self.tokenizer)
@@ -169,6 +170,7 @@ class TaggingDataModule(pl.LightningDataModule):
 
         def build(directory):
             feats = encode(self.tokenizer, sentences, self.label2id, self.max_length)
+            reached("tokenise")
             (directory / "features.json").write_text(json.dumps(feats))
 
         entry, _ = self.store.build_once("features", key, build)

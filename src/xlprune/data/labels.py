@@ -4,6 +4,7 @@
 import logging
 
 from xlprune.data.formats.common import iob2 as repair_iob
+from xlprune.errors import XlpruneError
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,29 @@ def collapse_ner(label: str) -> str:
     aliases = {"PERSON": "PER", "LOCATION": "LOC", "ORGANIZATION": "ORG", "GPE": "LOC"}
     kind = aliases.get(kind, kind)
     return f"{prefix}-{kind if kind in PAPER_NER_TYPES else 'MISC'}"
+
+
+def check_scheme(sentences, task, lang: str, split: str, data: str) -> None:
+    """The labels are the task's kind: IOB tags for NER and slots, UPOS tags for POS. Files
+    of the other task read fine (both shapes are valid labels), then train on nonsense or
+    fail in the scorer; this stops them first."""
+    from xlprune.data.formats.common import _IOB, UPOS
+
+    scheme = task.get("scheme", "iob2")
+    for _, labels in sentences:
+        for label in labels:
+            if scheme == "iob2" and not _IOB.fullmatch(label):
+                raise XlpruneError(
+                    f"task={task.name}: label {label!r} in the {lang} {split} data (data={data}) "
+                    "is not an IOB tag (O, B-X, I-X); POS-tagged files need task=pos, or give "
+                    "NER / slot files"
+                )
+            if scheme == "upos" and label not in UPOS:
+                raise XlpruneError(
+                    f"task={task.name}: label {label!r} in the {lang} {split} data (data={data}) "
+                    "is not a UPOS tag; IOB-tagged files need task=ner or task=sf, or give "
+                    "POS files"
+                )
 
 
 def clean(sentences, scheme: str, collapse: bool):

@@ -53,6 +53,14 @@ class FileSource:
         self.reader = READERS[format]
         self.root = Path(root).expanduser()
         self.pattern = dict(pattern)
+        for split, name in self.pattern.items():
+            try:
+                name is None or name.format(lang="xx", LANG="XX")
+            except (KeyError, IndexError, ValueError) as err:
+                raise XlpruneError(
+                    f"data.pattern.{split}={name}: bad placeholder ({err}); use {{lang}} or "
+                    "{LANG} for the language code"
+                ) from None
 
     def path(self, lang: str, split: str) -> Path:
         if split not in self.pattern:

@@ -17,10 +17,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from xlprune.checksums import damage, seal
 from xlprune.heads.structure import KEPT_HEADS_ATTR, LayerAttention, attention_layers, head_grid
 
 PRUNED_HEADS_FILE = "pruned_heads.json"
 WEIGHTS_FILE = "model.safetensors"
+CHECKSUMS_FILE = "checksums.json"
 
 
 class EmptySelfAttention(nn.Module):
@@ -146,7 +148,9 @@ def format_heads(heads: Iterable[tuple[int, int]]) -> str:
 
 
 def save_pruned(model: nn.Module, directory: str | Path) -> Path:
-    """Write config, safetensors weights and ``pruned_heads.json``; no pickle.
+    """Write config, safetensors weights and ``pruned_heads.json``, sealed with their
+    checksums (``checksums.json``; reseal with ``checksums.seal`` after adding files); no
+    pickle.
 
     A pruned state dict does not fit the shapes its config describes, so plain
     ``from_pretrained`` cannot read it: use ``load_pruned``.
@@ -160,6 +164,7 @@ def save_pruned(model: nn.Module, directory: str | Path) -> Path:
     save_model(model, str(directory / WEIGHTS_FILE))
     payload = {"format": 1, "pruned_heads": [list(h) for h in pruned_heads(model)]}
     (directory / PRUNED_HEADS_FILE).write_text(json.dumps(payload, indent=1) + "\n")
+    seal(directory, CHECKSUMS_FILE)
     return directory
 
 
@@ -168,12 +173,15 @@ def load_pruned(directory: str | Path, model_class: type | None = None, **kwargs
 
     ``model_class`` defaults to the first entry of ``config.architectures``; extra keyword
     arguments go to ``model_class._from_config`` (e.g. ``attn_implementation="eager"``).
-    The model is returned in eval mode.
+    The model is returned in eval mode. A directory whose files no longer match their
+    checksums is refused (ValueError).
     """
     import transformers
     from safetensors.torch import load_model
 
     directory = Path(directory)
+    if (directory / CHECKSUMS_FILE).exists() and (problem := damage(directory, CHECKSUMS_FILE)):
+        raise ValueError(f"{directory}: {problem}; save the model again")
     config = transformers.AutoConfig.from_pretrained(directory)
     if model_class is None:
         archs = getattr(config, "architectures", None) or []

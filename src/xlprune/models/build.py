@@ -17,6 +17,27 @@ def _label_maps(labels: list[str]) -> dict:
     }
 
 
+PICKLED = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5")
+
+
+def check_checkpoint_dir(where: Path) -> None:
+    """A local checkpoint has a config and safetensors weights; pickled weights (a .bin
+    file runs code when loaded) are refused, never opened."""
+    if not (where / "config.json").is_file():
+        raise XlpruneError(
+            f"model.name_or_path={where}: no config.json in the directory; save a model "
+            "there with save_pretrained (config.json, model.safetensors, tokenizer files)"
+        )
+    if not any(where.glob("*.safetensors")) and not (where / "pruned_heads.json").exists():
+        old = [name for name in PICKLED if (where / name).exists()]
+        raise XlpruneError(
+            f"model.name_or_path={where}: no model.safetensors"
+            + (f", only {old[0]} (pickled weights, which xlprune never loads)" if old else "")
+            + "; convert it once with save_pretrained(..., safe_serialization=True) in a "
+            "session that trusts the file"
+        )
+
+
 class PretrainedSpec:
     """mBERT, XLM-R or any encoder checkpoint with a token-classification head."""
 
@@ -47,8 +68,10 @@ class PretrainedSpec:
 
         where = str(Path(self.name_or_path).expanduser()) if not self.needs_hub() else None
         source = where or self.name_or_path
-        if where is not None and (Path(where) / "pruned_heads.json").is_file():
-            return self._load_pruned(where, labels)
+        if where is not None:
+            check_checkpoint_dir(Path(where))
+            if (Path(where) / "pruned_heads.json").is_file():
+                return self._load_pruned(where, labels)
         if where is None and os.environ.get("HF_HUB_OFFLINE") == "1":
             hint = "the Hugging Face hub cannot be reached (offline)"
         else:
@@ -59,6 +82,7 @@ class PretrainedSpec:
                 source,
                 attn_implementation=self.attn_implementation,
                 ignore_mismatched_sizes=True,
+                use_safetensors=True,  # never unpickle weights
                 **_label_maps(labels),
             )
         except (OSError, ValueError) as err:
@@ -79,7 +103,12 @@ class PretrainedSpec:
 
         from xlprune.heads import load_pruned
 
-        model = load_pruned(where, attn_implementation=self.attn_implementation)
+        try:
+            model = load_pruned(where, attn_implementation=self.attn_implementation)
+        except ValueError as err:
+            raise XlpruneError(
+                f"model.name_or_path={where}: {err} (re-run the job that saved it)"
+            ) from None
         saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
         if saved != list(labels):
             raise XlpruneError(

@@ -5,6 +5,7 @@ applied to each head's output (xlprune.heads.gates)."""
 import pytorch_lightning as pl
 import torch
 
+from xlprune.faults import reached
 from xlprune.metrics import primary, score
 
 
@@ -44,6 +45,7 @@ class Tagger(pl.LightningModule):
         )
 
     def training_step(self, batch, batch_idx):
+        reached("fit")
         loss = self(batch).loss
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
         return loss
