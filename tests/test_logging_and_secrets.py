@@ -119,3 +119,23 @@ def test_a_wandb_run_that_dies_mid_job_falls_back_with_one_warning(tmp_path, cap
     rows = (tmp_path / "csv_fallback" / "metrics.csv").read_text().splitlines()
     assert "train/loss" in rows[0].split(",")
     assert [row.split(",")[-1] for row in rows[1:]] == ["0.5", "0.25"]
+
+
+def test_a_sweep_without_a_network_logs_to_csv_and_its_summary_offline(tmp_path):
+    (tmp_path / "home").mkdir()
+    done = cli(
+        ["+debug=fast", "logger=wandb", "logger.offline=false", "pruning.count=0,1", "-m"],
+        cwd=tmp_path,
+        env={
+            "HOME": str(tmp_path / "home"),
+            "WANDB_MODE": "online",
+            "WANDB_API_KEY": secrets.token_hex(20),
+            "WANDB_BASE_URL": "http://127.0.0.1:9",
+            "XLPRUNE_CACHE": str(tmp_path / "cache"),
+        },
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    jobs = [json.loads(p.read_text()) for p in tmp_path.glob("multirun/*/*/*/results.json")]
+    assert len(jobs) == 2 and all(j["logger"]["used"] == "CSVLogger" for j in jobs)
+    assert "the summary run is logged offline" in done.stdout
+    assert list(tmp_path.glob("multirun/*/*/wandb/offline-run-*/run-*.wandb"))

@@ -105,22 +105,30 @@ def make_logger(cfg: DictConfig, out_dir: Path) -> FallbackLogger | None:
     return FallbackLogger(make, out_dir, label)
 
 
-def online_wandb(make):
-    """`make`, once the W&B server answers: without a network W&B retries for minutes
-    before it gives up, so a quick connection test comes first."""
+def wandb_unreachable(timeout: float = 5.0) -> str | None:
+    """Why the W&B server cannot be reached, or None when it answers (or W&B is not
+    online anyway). Without a network W&B itself retries for minutes before giving up."""
     import os
     import socket
     from urllib.parse import urlparse
 
+    if os.environ.get("WANDB_MODE", "online") in ("offline", "disabled", "dryrun"):
+        return None
+    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+    except OSError as err:
+        return f"W&B server {url.geturl()} not reachable ({err})"
+    return None
+
+
+def online_wandb(make):
+    """`make`, once the W&B server answers (a quick connection test first)."""
+
     def checked():
-        if os.environ.get("WANDB_MODE", "online") in ("offline", "disabled", "dryrun"):
-            return make()
-        url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
-        port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            socket.create_connection((url.hostname, port), timeout=5).close()
-        except OSError as err:
-            raise ConnectionError(f"W&B server {url.geturl()} not reachable ({err})") from None
+        if problem := wandb_unreachable():
+            raise ConnectionError(problem)
         return make()
 
     return checked

@@ -102,8 +102,15 @@ def log_summary(report, sweep_dir: str | Path, group: str | None = None) -> Path
         return None
     import wandb
 
+    from xlprune.loggers import wandb_unreachable
+    from xlprune.secrets import scrub_argv
+
+    scrub_argv()  # W&B records the command line; the launcher has long parsed it
     sweep_dir = Path(sweep_dir)
     offline = settings.get("offline", True) is not False
+    if not offline and (problem := wandb_unreachable()):
+        print(f"[xlprune] {problem}: the summary run is logged offline", flush=True)
+        offline = True  # `wandb sync` uploads it later
     run = wandb.init(
         project=settings.get("project") or "xlprune",
         entity=settings.get("entity"),
