@@ -55,3 +55,36 @@ def test_a_killed_job_run_again_gives_the_uninterrupted_numbers(
     assert "resumed_from" not in results
     assert numbers(results) == uninterrupted
     assert not list((tmp_path / "cache").rglob(".tmp-*")), "a killed build's leftovers"
+
+
+def test_a_disk_that_fills_mid_job_fails_in_one_line_and_keeps_nothing(tmp_path):
+    """A real full disk: a 400 KB tmpfs as the job's folder; the pre-flight minimum is
+    set below its free space, so the job starts and runs out while saving its model."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        done = cli(
+            [
+                "+debug=fast",
+                "logger=none",
+                "pruning.save=true",
+                "min_free_gb=0.0001",
+                f"hydra.run.dir={disk / 'job'}",
+            ],
+            cwd=tmp_path,
+            env={"XLPRUNE_CACHE": str(tmp_path / "cache")},
+        )
+        assert done.returncode == 2, done.stderr[-2000:]
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("xlprune: error: no space left on the device"), last
+        assert "Traceback" not in done.stderr
+        assert not list(disk.rglob("results.json")) and not list(disk.rglob(".model-*"))
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

@@ -117,12 +117,31 @@ def main(cfg: DictConfig) -> None:
             + (f". {hint}" if hint and str(err.full_key).startswith("data.") else "")
         )
     except Exception as err:
+        if disk_full(err):
+            fail(
+                f"no space left on the device while writing ({one_line(err)[:200]}); free "
+                "space and run the same command again (finished jobs are kept); a higher "
+                "min_free_gb stops jobs before they start instead"
+            )
         cause = err.__cause__  # Hydra's instantiate wraps what a constructor raised
         while cause is not None and not isinstance(cause, XlpruneError):
             cause = cause.__cause__
         if cause is None:
             raise
         fail(str(cause))
+
+
+def disk_full(err: BaseException | None) -> bool:
+    """A write failed for lack of space (an OSError, or a library's own error around one)."""
+    import errno
+
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def fail(message: str) -> None:

@@ -125,9 +125,13 @@ def save_model(tagger, dm, out_dir: Path, train_langs) -> str:
     directory = Path(out_dir) / f"model-{'-'.join(train_langs)}"
     tmp = directory.with_name(f".{directory.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    save_pruned(tagger.model, tmp)
-    dm.tokenizer.save_pretrained(tmp)
-    seal(tmp, CHECKSUMS_FILE)
+    try:
+        save_pruned(tagger.model, tmp)
+        dm.tokenizer.save_pretrained(tmp)
+        seal(tmp, CHECKSUMS_FILE)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # never a half-saved model on disk
+        raise
     if directory.exists():
         shutil.rmtree(directory)
     os.replace(tmp, directory)
