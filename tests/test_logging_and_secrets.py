@@ -139,3 +139,25 @@ def test_a_sweep_without_a_network_logs_to_csv_and_its_summary_offline(tmp_path)
     assert len(jobs) == 2 and all(j["logger"]["used"] == "CSVLogger" for j in jobs)
     assert "the summary run is logged offline" in done.stdout
     assert list(tmp_path.glob("multirun/*/*/wandb/offline-run-*/run-*.wandb"))
+
+
+def test_swept_and_crashing_secrets_stay_masked(tmp_path):
+    swept = ["sweep_" + secrets.token_hex(8) for _ in range(2)]
+    done = cli(
+        ["+debug=fast", "logger=none", f"+hub.token={','.join(swept)}", "-m"],
+        cwd=tmp_path,
+        env={"XLPRUNE_CACHE": str(tmp_path / "cache")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "+hub.token=***" in done.stdout  # Hydra's launch lines, masked
+    crash = "crash_" + secrets.token_hex(8)
+    failed = cli(  # an unexpected error: the traceback and error line are masked too
+        ["+debug=fast", "logger=none", f"+hub.token={crash}", f"+model.token={crash}"],
+        cwd=tmp_path,
+    )
+    assert failed.returncode == 2 and "unexpected" in failed.stderr.splitlines()[-1]
+    for value in (*swept, crash):
+        assert value not in done.stdout + done.stderr + failed.stdout + failed.stderr
+        assert not [
+            p for p in tmp_path.rglob("*") if p.is_file() and value.encode() in p.read_bytes()
+        ]

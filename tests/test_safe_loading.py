@@ -77,3 +77,21 @@ def test_every_shipped_config_names_allowed_classes_only(tmp_path):
         for option in sorted((conf / group).glob("*.yaml")):
             cfg = compose([f"{group}={option.stem}"])
             check_targets(json.loads(json.dumps(OmegaConf.to_container(cfg[group]))))
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["pytorch_lightning.core.saving.pl_load", "xlprune.atomic.write_text", "xlprune.run.run"],
+)
+def test_functions_inside_allowed_packages_are_refused(target):
+    with pytest.raises(XlpruneError, match="ALLOWED_TARGETS"):
+        check_targets({"logger": {"_target_": target}})
+
+
+def test_lightning_loggers_and_callbacks_are_allowed():
+    check_targets(
+        {
+            "logger": {"_target_": "pytorch_lightning.loggers.TensorBoardLogger"},
+            "cb": [{"_target_": "pytorch_lightning.callbacks.EarlyStopping"}],
+        }
+    )

@@ -117,3 +117,50 @@ def test_a_damaged_saved_model_is_refused_and_its_job_runs_again(tmp_path, monke
     assert "resumed_from" not in again and again["metrics"] == first["metrics"]
     reloaded = run_job(load[:-1] + [f"model.name_or_path={again['saved_models'][0]}"], tmp_path)
     assert reloaded["prune_count"] == 0
+
+
+def test_an_added_file_or_a_lost_manifest_counts_as_damage(tmp_path, caplog):
+    def build(directory):
+        (directory / "tokenizer.json").write_text("{}")
+
+    entry, _ = Store(tmp_path).build_once("tokenizers", "t", build)
+    (entry / "added_tokens.json").write_text('{"x": 1}')  # changes what the entry means
+    store = Store(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="xlprune.store"):
+        assert store.build_once("tokenizers", "t", build)[1]
+    assert "added_tokens.json was added after writing" in caplog.text
+    (entry / COMPLETE).unlink()
+    again = Store(tmp_path)
+    assert again.entry("tokenizers", "t") is None and again.repaired == ["tokenizers/t"]
+
+
+def test_a_damaged_stored_ranking_given_as_ranking_file_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLPRUNE_CACHE", str(tmp_path / "cache"))
+    first = run_job([*FAST, "pruning.count=2"], tmp_path / "a")
+    stored = Path(first["ranking"]["stored"][0])
+    data = json.loads(stored.read_text())
+    stored.write_text(json.dumps(dict(data, raw=[[-x for x in row] for row in data["raw"]])))
+    with pytest.raises(XlpruneError, match="does not match its checksum"):
+        run_job([*FAST, "pruning.count=2", f"ranking.file={stored}"], tmp_path / "b")
+
+
+def test_a_saved_model_without_its_checksums_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLPRUNE_CACHE", str(tmp_path / "cache"))
+    first = run_job([*FAST, "pruning.count=1", "pruning.save=true"], tmp_path / "a")
+    saved = Path(first["saved_models"][0])
+    (saved / "checksums.json").unlink()
+    with pytest.raises(XlpruneError, match="checksums.json missing"):
+        run_job([*FAST, "model=xlmr", f"model.name_or_path={saved}"], tmp_path / "load")
+
+
+def test_resume_notices_changed_data_files(tmp_path, monkeypatch):
+    from jobs import write_xtreme_dir
+
+    monkeypatch.setenv("XLPRUNE_CACHE", str(tmp_path / "cache"))
+    root = write_xtreme_dir(tmp_path / "panx", "ner", ["en", "de"])
+    args = [*FAST, "resume=true", "data=xtreme", f"data.root={root}"]
+    run_job(args, tmp_path / "a")
+    assert run_job(args, tmp_path / "b")["resumed_from"]  # unchanged: reused
+    test_de = root / "test-de.tsv"
+    test_de.write_text(test_de.read_text().replace("\tB-PER\n", "\tO\n"))  # data corrected
+    assert "resumed_from" not in run_job(args, tmp_path / "c")  # so it runs again

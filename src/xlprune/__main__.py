@@ -55,9 +55,10 @@ def check_command(argv: list[str]) -> None:
         first, sweeps = [], []
         for override in OverridesParser.create().parse_overrides(args):
             if override.is_sweep_override():
-                values = list(override.sweep_string_iterator())
-                first.append(f"{override.get_key_element()}={values[0]}")
-                sweeps.append((override.get_key_element().lstrip("+~"), values))
+                texts = list(override.sweep_string_iterator())
+                first.append(f"{override.get_key_element()}={texts[0]}")
+                typed = list(override.sweep_iterator())  # as Hydra reads them: 5e-5 a float
+                sweeps.append((override.get_key_element().lstrip("+~"), typed))
             else:
                 first.append(override.input_line)
         GlobalHydra.instance().clear()
@@ -74,6 +75,12 @@ def check_command(argv: list[str]) -> None:
         raise XlpruneError(" ".join(message)) from None
     finally:
         GlobalHydra.instance().clear()
+    if sweeps and not multirun_asked(flags, cfg):
+        key, values = sweeps[0]
+        raise XlpruneError(
+            f"{key}: several values ({', '.join(map(str, values))}) need -m to run a sweep; "
+            f"for one value that contains commas, quote it: {key}='...'"
+        )
     tree = OmegaConf.to_container(cfg, resolve=False)
     check_targets({k: v for k, v in tree.items() if k != "hydra"})
     check_targets(tree["hydra"].get("callbacks") or {}, "hydra.callbacks")
@@ -85,21 +92,14 @@ def check_command(argv: list[str]) -> None:
             one = OmegaConf.to_container(cfg, resolve=False)
             one.pop("hydra")
             one = OmegaConf.create(one)
-            OmegaConf.update(one, key, yaml_value(value))
+            OmegaConf.update(one, key, value)
             check_values(one)
-    multirun = bool(flags) or str(cfg.hydra.get("mode")) == "RunMode.MULTIRUN"
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    key = "hydra.sweep.dir" if multirun_asked(flags, cfg) else "hydra.run.dir"
     check_room(OmegaConf.select(cfg, key), key, cfg)
 
 
-def yaml_value(text: str):
-    """A sweep value as Hydra reads it (`3` a number, `abc` a string)."""
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+def multirun_asked(flags: list[str], cfg) -> bool:
+    return bool(flags) or str(cfg.hydra.get("mode")) == "RunMode.MULTIRUN"
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -126,9 +126,15 @@ def main(cfg: DictConfig) -> None:
         cause = err.__cause__  # Hydra's instantiate wraps what a constructor raised
         while cause is not None and not isinstance(cause, XlpruneError):
             cause = cause.__cause__
-        if cause is None:
-            raise
-        fail(str(cause))
+        if cause is not None:
+            fail(str(cause))
+        import traceback
+
+        from xlprune.secrets import redact_text
+
+        # printed here, masked, rather than by Hydra (its message repeats every override)
+        sys.stderr.write(redact_text("".join(traceback.format_exception(err))))
+        fail(f"unexpected {type(err).__name__} (the traceback above): {err}")
 
 
 def disk_full(err: BaseException | None) -> bool:
@@ -145,7 +151,9 @@ def disk_full(err: BaseException | None) -> bool:
 
 
 def fail(message: str) -> None:
-    print(f"xlprune: error: {one_line(message)}", file=sys.stderr)
+    from xlprune.secrets import redact_text
+
+    print(f"xlprune: error: {redact_text(one_line(message))}", file=sys.stderr)
     sys.exit(2)
 
 

@@ -1,6 +1,7 @@
 """Checks made before any work: the config's values and classes, and room to write. A
 sweep that cannot finish should stop at its first second, not after hours."""
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -9,9 +10,26 @@ from omegaconf import DictConfig, OmegaConf
 
 from xlprune.errors import XlpruneError
 
-# Classes a config may name in `_target_`: the project's and Lightning's, nothing else,
-# so no config string can make a job run arbitrary code.
-ALLOWED_TARGETS = ("xlprune.", "pytorch_lightning.", "lightning.", "hydra_plugins.")
+# What a config may name in `_target_`: these classes, and the loggers and callbacks
+# Lightning exports, nothing else, so no config string can make a job call a loader or any
+# other function. A new data source or model spec is added here.
+ALLOWED_TARGETS = frozenset(
+    {
+        "xlprune.data.sources.SyntheticSource",
+        "xlprune.data.sources.FileSource",
+        "xlprune.data.hub.HubSource",
+        "xlprune.models.build.PretrainedSpec",
+        "xlprune.models.build.TinySpec",
+        "xlprune.report.plan.SweepPlan",
+        "xlprune.report.progress.SweepProgress",
+        "xlprune.report.summary.SweepSummary",
+        "pytorch_lightning.Trainer",
+        "lightning.pytorch.Trainer",
+    }
+)
+LIGHTNING_EXPORTS = re.compile(
+    r"(pytorch_lightning|lightning\.pytorch)\.(loggers|callbacks)\.[A-Z]\w*"
+)
 
 WHOLE = {  # key: smallest allowed value
     "seed": 0,
@@ -23,6 +41,15 @@ WHOLE = {  # key: smallest allowed value
     "pruning.max_k": 0,
     "search.patience": 1,
     "search.max_k": 0,
+    "data.subset": 0,
+    "data.split_seed": 0,
+    "trainer.log_every_n_steps": 1,
+}
+RANGES = {  # key: (low, high, high included); low is always excluded but for 0.0 bounds
+    "data.dev_fraction": (0.0, 1.0, False),
+    "data.train_fraction": (0.0, 1.0, True),
+    "optim.warmup_ratio": (None, 1.0, False),
+    "optim.weight_decay": (None, None, False),
 }
 POSITIVE = ("optim.lr", "min_free_gb")
 CHOICES = {  # key: the values it may take
@@ -34,15 +61,20 @@ CHOICES = {  # key: the values it may take
 LANGUAGE_LISTS = ("source", "targets")
 
 
+def allowed_target(target: str) -> bool:
+    return target in ALLOWED_TARGETS or LIGHTNING_EXPORTS.fullmatch(target) is not None
+
+
 def check_targets(node, where: str = "") -> None:
     """Every `_target_` in the config names a class of an allowed package."""
     if isinstance(node, dict):
         target = node.get("_target_")
-        if target is not None and not str(target).startswith(ALLOWED_TARGETS):
+        if target is not None and not allowed_target(str(target)):
             key = f"{where}._target_" if where else "_target_"
             raise XlpruneError(
-                f"{key}={target}: not a class xlprune builds; a config may name only "
-                f"classes under {', '.join(p.rstrip('.') for p in ALLOWED_TARGETS)}"
+                f"{key}={target}: not a class xlprune builds; a config may name xlprune's "
+                "data sources, model specs and sweep callbacks, the Lightning Trainer, and "
+                "Lightning's loggers and callbacks (xlprune.checks.ALLOWED_TARGETS)"
             )
         for key, value in node.items():
             check_targets(value, f"{where}.{key}" if where else str(key))
@@ -59,6 +91,16 @@ def check_values(cfg: DictConfig) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise XlpruneError(f"{key}={value}: give a whole number, at least {least}")
+    layers, heads = (
+        OmegaConf.select(cfg, "model.num_layers"),
+        OmegaConf.select(cfg, "model.num_heads"),
+    )
+    count = OmegaConf.select(cfg, "pruning.count")
+    if isinstance(layers, int) and isinstance(heads, int) and count > layers * heads:
+        raise XlpruneError(  # a tiny model's head count is known before it is built
+            f"pruning.count={count}: give a whole number from 0 to {layers * heads} (this "
+            f"model has {layers} layers x {heads} heads)"
+        )
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value is not None and value not in allowed:
@@ -68,11 +110,19 @@ def check_values(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key)
         if value is not None and not OmegaConf.is_list(value) and not isinstance(value, list):
             raise XlpruneError(f"{key}={value}: give a list of language codes, {key}=[{value}]")
-    fraction = OmegaConf.select(cfg, "data.dev_fraction")
-    if fraction is not None and (
-        isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1
-    ):
-        raise XlpruneError(f"data.dev_fraction={fraction}: give a fraction between 0 and 1")
+    for key, (low, high, closed) in RANGES.items():
+        value = OmegaConf.select(cfg, key)
+        if value is None:
+            continue
+        number = not isinstance(value, bool) and isinstance(value, int | float)
+        inside = number and (
+            (value > low if low is not None else value >= 0)
+            and (high is None or value < high or (closed and value == high))
+        )
+        if not inside:
+            upper = "" if high is None else f" and {'at most' if closed else 'below'} {high}"
+            lower = f"above {low}" if low is not None else "at least 0"
+            raise XlpruneError(f"{key}={value}: give a number {lower}{upper}")
     for key in POSITIVE:
         value = OmegaConf.select(cfg, key)
         if value is None:

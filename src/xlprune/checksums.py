@@ -50,4 +50,7 @@ def damage(directory: str | Path, manifest: str) -> str | None:
             return f"{name} is missing"
         if path.stat().st_size != want.get("bytes") or _digest(path) != want.get("sha256"):
             return f"{name} does not match its checksum (truncated or changed after writing)"
+    extra = sorted(set(_files(directory, manifest)) - set(files))
+    if extra:
+        return f"{extra[0]} was added after writing (not in {manifest})"
     return None

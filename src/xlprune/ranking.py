@@ -79,6 +79,18 @@ def read_scores(path: Path, grid: tuple[int, int], model_type: str):
     return matrix
 
 
+def check_stored(path: Path) -> None:
+    """A ranking.file inside a store entry is trusted only while its checksums hold."""
+    from xlprune.checksums import damage
+    from xlprune.store import COMPLETE
+
+    if (path.parent / COMPLETE).exists() and (problem := damage(path.parent, COMPLETE)):
+        raise XlpruneError(
+            f"ranking.file={path}: {problem}; run the job without ranking.file to rebuild "
+            "the stored ranking"
+        )
+
+
 def ranking_key(job, lang: str) -> str:
     from xlprune.data.sources import fingerprint
 
@@ -163,6 +175,7 @@ def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
                 f"ranking.file={rk.file}: no such file; give the path of a scores.json "
                 "(a ranking's `stored` path in results.json)"
             )
+        check_stored(path)
         matrices, stored, computed = [read_scores(path, grid, model_type)], [str(path)], 0
     else:
         matrices, stored, computed = [], [], 0

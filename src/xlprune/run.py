@@ -59,8 +59,9 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
-def result_key(cfg: DictConfig) -> str:
-    """What determines a job's results: its whole config but where it logs and caches."""
+def result_key(cfg: DictConfig, inputs: str = "") -> str:
+    """What determines a job's results: its whole config but where it logs and caches, and
+    `inputs` (input_fingerprint: the data files and model folder the config points at)."""
     import hashlib
     import json
 
@@ -70,7 +71,29 @@ def result_key(cfg: DictConfig) -> str:
     for key in ("logger", "cache_dir", "hub_offline", "resume", "min_free_gb"):
         data.pop(key, None)
     data.get("trainer", {}).pop("enable_progress_bar", None)
+    data["inputs"] = inputs
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def input_fingerprint(cfg: DictConfig, data) -> str:
+    """What the config names but does not hold: the bytes of the job's data files and the
+    files of a local model folder (names, sizes, modification times), so a finished result
+    is not reused after the data was corrected or the model saved again."""
+    import hashlib
+
+    sha = hashlib.sha256()
+    if hasattr(data, "path") and hasattr(data, "pattern"):  # files on disk (FileSource)
+        for lang in dict.fromkeys([*cfg.source, *cfg.targets]):
+            for split in ("train", "dev", "test"):
+                path = data.path(lang, split) if data.pattern.get(split) else None
+                if path is not None and path.is_file():
+                    sha.update(f"{lang}/{split}\0".encode() + path.read_bytes())
+    folder = Path(str(cfg.model.get("name_or_path") or "")).expanduser()
+    if cfg.model.get("name_or_path") and folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            stat = path.stat()
+            sha.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}\0".encode())
+    return sha.hexdigest()
 
 
 def share_threads() -> None:
@@ -107,10 +130,34 @@ def start(cfg: DictConfig) -> Path:
     remember_config(OmegaConf.to_container(cfg, resolve=False))
     redact_logs()
     scrub_argv()
-    scrub_files(out_dir)
     multirun = getattr(hc.mode, "name", None) == "MULTIRUN"
+    first = multirun and str(hc.job.get("num", "")) == "0"
+    scrub_files(out_dir, hc.sweep.dir if first else None)
     check_job(cfg, out_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+    check_trainer(cfg)
     return out_dir
+
+
+def check_trainer(cfg: DictConfig) -> None:
+    """The trainer config builds, on this machine, into one process: before data and
+    tokenisation, not when the first fine-tune starts."""
+    from hydra.utils import instantiate
+
+    from xlprune.errors import one_line
+
+    try:
+        trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
+    except Exception as err:  # Lightning's own checks (devices, precision, unknown keys)
+        cause = err.__cause__ or err
+        raise XlpruneError(
+            f"trainer: {one_line(cause)[:300]}; check the trainer.* keys and the trainer= choice"
+        ) from None
+    if trainer.world_size > 1:
+        raise XlpruneError(
+            f"trainer: {trainer.world_size} processes (trainer.devices={cfg.trainer.devices}); "
+            "xlprune scores a job in one process (evaluation is not gathered across devices), "
+            "so use trainer.devices=1 and run jobs side by side (hydra/launcher=joblib, slurm)"
+        )
 
 
 def finished_result(cfg: DictConfig, store, key: str) -> dict | None:
@@ -129,22 +176,22 @@ def finished_result(cfg: DictConfig, store, key: str) -> dict | None:
 def run(cfg: DictConfig) -> dict:
     from hydra.utils import instantiate
 
+    from xlprune.data.corpus import make_source
     from xlprune.loggers import close_logger, finish_logger, logger_record, make_logger
     from xlprune.results import FILENAME, versions, write_json_atomic
     from xlprune.secrets import redact
     from xlprune.store import Store
 
     out_dir = start(cfg)
-    store, key = Store(cfg.cache_dir), result_key(cfg)
+    data = make_source(cfg.data)
+    store, key = Store(cfg.cache_dir), result_key(cfg, input_fingerprint(cfg, data))
     if (finished := finished_result(cfg, store, key)) is not None:
         write_json_atomic(out_dir / FILENAME, finished)
         log.info("already done, results copied: %s", out_dir / FILENAME)
         return finished
     source, targets = list(cfg.source), list(cfg.targets)
     plan = plan_fine_tunes(cfg.setting.name, source, targets)
-    from xlprune.data.corpus import make_source
-
-    spec, data = instantiate(cfg.model), make_source(cfg.data)
+    spec = instantiate(cfg.model)
     if spec.needs_hub() or getattr(data, "needs_hub", lambda: False)():
         hub.configure(cfg.hub_offline)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 # a name that is (or ends in _) token, key, api_key, secret, password: HF_TOKEN, WANDB_API_KEY,
 # hub.token; not TOKENIZERS_PARALLELISM or max_tokens
 ENV_NAME = re.compile(r"(^|_)(token|api_?key|key|secret|passw(or)?d)$", re.IGNORECASE)
-SECRET_NAME = re.compile(r"(^|_)(token|api_?key|secret|passw(or)?d)$", re.IGNORECASE)
+SECRET_NAME = re.compile(r"^key$|(^|_)(token|api_?key|secret|passw(or)?d)$", re.IGNORECASE)
 MASK = "***"
 MIN_LENGTH = 6  # shorter values are not masked: they would blank ordinary words
 _given: set[str] = set()  # secret values seen on the command line
@@ -22,8 +22,10 @@ def remember_command_line(argv: list[str]) -> None:
     """Values of `key=value` overrides whose key looks like a secret (`+hub.token=...`)."""
     for arg in argv:
         key, sep, value = arg.partition("=")
-        if sep and SECRET_NAME.search(key.split(".")[-1]) and len(value) >= MIN_LENGTH:
-            _given.add(value)
+        if sep and SECRET_NAME.search(key.split(".")[-1]):
+            for one in [value, *re.split(r"[,\[\]()'\" ]+", value)]:  # a sweep's values too
+                if len(one) >= MIN_LENGTH:
+                    _given.add(one)
 
 
 def remember_config(tree, name: str = "") -> None:
@@ -64,13 +66,15 @@ def redact(obj):
     return obj
 
 
-def scrub_files(directory: str | Path) -> None:
-    """Mask secret values in the files Hydra saved for the job (.hydra/*.yaml) and for its
-    sweep (multirun.yaml one folder up)."""
+def scrub_files(directory: str | Path, sweep_dir: str | Path | None = None) -> None:
+    """Mask secret values in the files Hydra saved for the job (.hydra/*.yaml) and, given
+    `sweep_dir` (by the sweep's first job only: one writer), the sweep's multirun.yaml."""
     from xlprune.atomic import write_text
 
-    directory = Path(directory)
-    for path in [*directory.glob(".hydra/*.yaml"), *directory.parent.glob("multirun.yaml")]:
+    paths = list(Path(directory).glob(".hydra/*.yaml"))
+    if sweep_dir is not None:
+        paths += list(Path(sweep_dir).glob("multirun.yaml"))
+    for path in paths:
         text = path.read_text()
         if (clean := redact_text(text)) != text:
             write_text(path, clean)

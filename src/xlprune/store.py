@@ -48,9 +48,9 @@ class Store:
         problem = damage(final, COMPLETE)
         if problem is None:
             return True
-        if self.has(kind, key):  # sealed once, so it was damaged afterwards
-            log.warning("store entry %s: %s; removed, it is built again", final, problem)
-            self.repaired.append(f"{kind}/{key}")
+        # entries only appear sealed (renamed into place after sealing): damaged since
+        log.warning("store entry %s: %s; removed, it is built again", final, problem)
+        self.repaired.append(f"{kind}/{key}")
         shutil.rmtree(final)
         return False
 

@@ -174,13 +174,13 @@ def load_pruned(directory: str | Path, model_class: type | None = None, **kwargs
     ``model_class`` defaults to the first entry of ``config.architectures``; extra keyword
     arguments go to ``model_class._from_config`` (e.g. ``attn_implementation="eager"``).
     The model is returned in eval mode. A directory whose files no longer match their
-    checksums is refused (ValueError).
+    checksums (or that has none) is refused (ValueError).
     """
     import transformers
     from safetensors.torch import load_model
 
     directory = Path(directory)
-    if (directory / CHECKSUMS_FILE).exists() and (problem := damage(directory, CHECKSUMS_FILE)):
+    if problem := damage(directory, CHECKSUMS_FILE):
         raise ValueError(f"{directory}: {problem}; save the model again")
     config = transformers.AutoConfig.from_pretrained(directory)
     if model_class is None:
