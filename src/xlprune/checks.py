@@ -91,16 +91,10 @@ def check_values(cfg: DictConfig) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise XlpruneError(f"{key}={value}: give a whole number, at least {least}")
-    layers, heads = (
-        OmegaConf.select(cfg, "model.num_layers"),
-        OmegaConf.select(cfg, "model.num_heads"),
-    )
-    count = OmegaConf.select(cfg, "pruning.count")
-    if isinstance(layers, int) and isinstance(heads, int) and count > layers * heads:
-        raise XlpruneError(  # a tiny model's head count is known before it is built
-            f"pruning.count={count}: give a whole number from 0 to {layers * heads} (this "
-            f"model has {layers} layers x {heads} heads)"
-        )
+    layers = OmegaConf.select(cfg, "model.num_layers")
+    heads = OmegaConf.select(cfg, "model.num_heads")
+    if isinstance(layers, int) and isinstance(heads, int):  # a tiny model: known before built
+        check_prune_count(OmegaConf.select(cfg, "pruning.count"), layers, heads)
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(cfg, key)
         if value is not None and value not in allowed:
@@ -129,6 +123,14 @@ def check_values(cfg: DictConfig) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise XlpruneError(f"{key}={value}: give a number above 0")
+
+
+def check_prune_count(count, layers: int, heads: int) -> None:
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= layers * heads:
+        raise XlpruneError(
+            f"pruning.count={count}: give a whole number from 0 to {layers * heads} "
+            f"(this model has {layers} layers x {heads} heads)"
+        )
 
 
 def check_writable(path: str | Path, key: str) -> Path:

@@ -40,14 +40,16 @@ class FallbackLogger(Logger):
         )
         self.inner = CSVLogger(self.out_dir, name=FALLBACK, version="")
 
-    def _call(self, method: str, *args, **kwargs):
+    def _call(self, action):
+        """`action(logger)` on the current logger; on its first failure, again on the CSV
+        fallback (a failure of that one is a real error, raised)."""
         try:
-            return getattr(self.inner, method)(*args, **kwargs)
+            return action(self.inner)
         except Exception as err:  # noqa: BLE001
-            if self.failure is not None:  # the CSV fallback itself failed: a real error
+            if self.failure is not None:
                 raise
             self._fall_back(err)
-            return getattr(self.inner, method)(*args, **kwargs)
+            return action(self.inner)
 
     @property
     def name(self):
@@ -66,20 +68,28 @@ class FallbackLogger(Logger):
         return self.inner.experiment
 
     def log_metrics(self, metrics, step=None):
-        self._call("log_metrics", metrics, step)
+        self._call(lambda logger: logger.log_metrics(metrics, step))
 
     def log_hyperparams(self, params, *args, **kwargs):
-        self._call("log_hyperparams", params, *args, **kwargs)
+        self._call(lambda logger: logger.log_hyperparams(params, *args, **kwargs))
 
     def save(self):
-        self._call("save")
+        self._call(lambda logger: logger.save())
 
     def finalize(self, status):
-        self._call("finalize", status)
+        self._call(lambda logger: logger.finalize(status))
+
+    def update_summary(self, values: dict) -> None:
+        """W&B's run summary (what its tables show); nothing for other loggers."""
+        self._call(lambda logger: is_wandb(logger) and logger.experiment.summary.update(values))
 
     @property
     def is_wandb(self) -> bool:
-        return type(self.inner).__name__ == "WandbLogger"
+        return is_wandb(self.inner)
+
+
+def is_wandb(logger) -> bool:
+    return type(logger).__name__ == "WandbLogger"
 
 
 def make_logger(cfg: DictConfig, out_dir: Path) -> FallbackLogger | None:
@@ -149,11 +159,7 @@ def finish_logger(logger: FallbackLogger | None, cfg: DictConfig, results: dict)
     }
     flat["final/prune_count"] = results["prune_count"]
     logger.log_metrics(flat)
-    if logger.is_wandb:
-        try:
-            logger.experiment.summary.update(flat)
-        except Exception as err:  # noqa: BLE001
-            logger._fall_back(err)
+    logger.update_summary(flat)
     logger.save()
 
 

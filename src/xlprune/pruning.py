@@ -13,19 +13,15 @@ MODES = ("remove", "mask", "search")
 
 def choose_heads(job):
     """(heads to remove before fine-tuning, the Ranking used or None, (layers, heads))."""
+    from xlprune.checks import check_prune_count
     from xlprune.heads import parse_heads
     from xlprune.ranking import obtain_ranking
 
     p = job.cfg.pruning
     grid, model_type = job.spec.grid()
-    total = grid[0] * grid[1]
     if p.mode not in MODES:
         raise XlpruneError(f"pruning.mode={p.mode}: choose one of {', '.join(MODES)}")
-    if not isinstance(p.count, int) or not 0 <= p.count <= total:
-        raise XlpruneError(
-            f"pruning.count={p.count}: give a whole number from 0 to {total} "
-            f"(this model has {grid[0]} layers x {grid[1]} heads)"
-        )
+    check_prune_count(p.count, *grid)
     if p.heads and p.count:
         raise XlpruneError("pruning.count and pruning.heads both given: choose one")
     if p.mode == "search":

@@ -79,18 +79,6 @@ def read_scores(path: Path, grid: tuple[int, int], model_type: str):
     return matrix
 
 
-def check_stored(path: Path) -> None:
-    """A ranking.file inside a store entry is trusted only while its checksums hold."""
-    from xlprune.checksums import damage
-    from xlprune.store import COMPLETE
-
-    if (path.parent / COMPLETE).exists() and (problem := damage(path.parent, COMPLETE)):
-        raise XlpruneError(
-            f"ranking.file={path}: {problem}; run the job without ranking.file to rebuild "
-            "the stored ranking"
-        )
-
-
 def ranking_key(job, lang: str) -> str:
     from xlprune.data.sources import fingerprint
 
@@ -157,6 +145,7 @@ def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
     is missing, once, under a lock)."""
     from xlprune.heads import random_scores
     from xlprune.run import timed
+    from xlprune.store import stored_file_damage
 
     rk = job.cfg.ranking
     if rk.method not in METHODS:
@@ -175,7 +164,11 @@ def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
                 f"ranking.file={rk.file}: no such file; give the path of a scores.json "
                 "(a ranking's `stored` path in results.json)"
             )
-        check_stored(path)
+        if problem := stored_file_damage(path):
+            raise XlpruneError(
+                f"ranking.file={path}: {problem}; run the job without ranking.file to rebuild "
+                "the stored ranking"
+            )
         matrices, stored, computed = [read_scores(path, grid, model_type)], [str(path)], 0
     else:
         matrices, stored, computed = [], [], 0

@@ -21,6 +21,13 @@ COMPLETE = ".complete"  # the entry's checksum manifest; written last
 log = logging.getLogger(__name__)
 
 
+def stored_file_damage(path: str | Path) -> str | None:
+    """For a file inside a store entry (a ranking's `stored` path given back as
+    ranking.file): what is wrong with its entry, or None; None too outside the store."""
+    entry = Path(path).parent
+    return damage(entry, COMPLETE) if (entry / COMPLETE).exists() else None
+
+
 class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser()
@@ -29,10 +36,6 @@ class Store:
 
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
-
-    def has(self, kind: str, key: str) -> bool:
-        """A complete entry exists (not verified: `entry` and `build_once` verify)."""
-        return (self.path(kind, key) / COMPLETE).is_file()
 
     def _lock(self, kind: str, key: str) -> FileLock:
         final = self.path(kind, key)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import chain
 
+from xlprune.data.formats.common import UPOS
+
 __all__ = [
     "DEFAULT_SIZES",
     "LANGUAGES",
@@ -42,23 +44,7 @@ DEFAULT_SIZES = {"train": 600, "dev": 150, "test": 150}
 _SALT = "xlprune-synthetic-v1"
 
 NER_TYPES = ("LOC", "ORG", "PER")
-POS_TAGS = (
-    "ADJ",
-    "ADP",
-    "ADV",
-    "AUX",
-    "CCONJ",
-    "DET",
-    "INTJ",
-    "NOUN",
-    "NUM",
-    "PART",
-    "PRON",
-    "PROPN",
-    "PUNCT",
-    "SCONJ",
-    "VERB",
-)
+POS_TAGS = tuple(sorted(UPOS - {"SYM", "X"}))  # the grammar makes no symbols or X
 SF_SLOTS = (
     "airline_name",
     "arrive_time.time",
