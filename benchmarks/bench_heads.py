@@ -109,6 +109,14 @@ def bench_importance(reps: int, n_batches: int) -> dict:
     """(b) gate_importance over batches vs plain forward + backward (param grads) over them."""
     model = small_bert().eval()
     batches = [make_batch(32, 64, 1000, s) for s in range(n_batches)]
+    return {
+        "config": f"BERT 4L 4H hidden128, {n_batches} batches of 32x64, eval mode",
+        **importance_vs_fwd_bwd(model, batches, reps, warmup=2),
+    }
+
+
+def importance_vs_fwd_bwd(model, batches: list, reps: int, warmup: int) -> dict:
+    """gate_importance over `batches` against one plain forward + backward over them."""
 
     def plain():
         for b in batches:
@@ -119,10 +127,9 @@ def bench_importance(reps: int, n_batches: int) -> dict:
         gate_importance(model, batches)
 
     raw: dict = {}
-    t = interleaved({"fwd_bwd": plain, "gate_importance": importance}, reps, warmup=2, raw=raw)
+    t = interleaved({"fwd_bwd": plain, "gate_importance": importance}, reps, warmup, raw=raw)
     return {
         "raw_s": raw,
-        "config": f"BERT 4L 4H hidden128, {n_batches} batches of 32x64, eval mode",
         "fwd_bwd_s": t["fwd_bwd"],
         "gate_importance_s": t["gate_importance"],
         "ratio": t["gate_importance"] / t["fwd_bwd"],

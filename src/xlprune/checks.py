@@ -20,6 +20,7 @@ ALLOWED_TARGETS = frozenset(
         "xlprune.data.hub.HubSource",
         "xlprune.models.build.PretrainedSpec",
         "xlprune.models.build.TinySpec",
+        "xlprune.models.build.E5Spec",
         "xlprune.report.plan.SweepPlan",
         "xlprune.report.progress.SweepProgress",
         "xlprune.report.summary.SweepSummary",
@@ -42,6 +43,7 @@ WHOLE = {  # key: smallest allowed value
     "search.patience": 1,
     "search.max_k": 0,
     "data.subset": 0,
+    "data.max_train": 1,
     "data.split_seed": 0,
     "trainer.log_every_n_steps": 1,
 }

@@ -20,6 +20,14 @@ class Job:
     splits: dict  # split -> language -> sentences
     timing: dict = field(default_factory=dict)
 
+    @property
+    def sentences(self) -> list[list[str]]:
+        """Every sentence the job reads (each split and language), as words: what a
+        trimmed vocabulary must cover."""
+        return [
+            words for by_lang in self.splits.values() for s in by_lang.values() for words, _ in s
+        ]
+
 
 def build_model(job: Job, remove=()):
     """The pre-trained model under the job's seed, with `remove` heads physically removed."""
@@ -28,7 +36,9 @@ def build_model(job: Job, remove=()):
     from xlprune.heads import prune_heads
 
     pl.seed_everything(job.cfg.seed, workers=True, verbose=False)
-    model, tokenizer = job.spec.build(labels=job.labels, texts=job.texts, store=job.store)
+    model, tokenizer = job.spec.build(
+        labels=job.labels, texts=job.texts, store=job.store, sentences=job.sentences
+    )
     if remove:
         try:
             prune_heads(model, remove)

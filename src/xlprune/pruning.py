@@ -82,18 +82,30 @@ class CurveRun:
         )
         return [importance, self.curve]
 
-    def ranking(self):
-        """What the curve's order came from: the fine-tuned model itself, not the store."""
-        from xlprune.ranking import Ranking
+    def ranking(self, model_type: str):
+        """What the curve's order came from: the fine-tuned model itself. When that model is
+        what a ranking fine-tune trains (one source, trained on it alone), its scores are
+        stored as that ranking: later jobs, and the report's Spearman, read them."""
+        from xlprune.ranking import SCORES, Ranking, ranking_key, write_scores
 
-        rk = self.job.cfg.ranking
+        rk, sources = self.job.cfg.ranking, list(self.job.cfg.source)
         options = {
             "split": rk.split,
             "normalise": rk.normalise,
             "combine": rk.combine,
             "from": "the fine-tuned model (mask mode)",
         }
-        return Ranking(rk.method, list(self.job.cfg.source), self.curve.order, [], [], 0, options)
+        stored, built = [], 0
+        if rk.method != "random" and self.train_langs == sources == [sources[0]]:
+            lang = sources[0]
+            raw = self.curve.importance.raw[lang]
+            entry, built = self.job.store.build_once(
+                "rankings",
+                ranking_key(self.job, lang),
+                lambda d: write_scores(self.job, lang, raw, model_type, d),
+            )
+            stored = [str(entry / SCORES)]
+        return Ranking(rk.method, sources, self.curve.order, [], stored, int(built), options)
 
     def results(self, train_langs) -> list[dict]:
         return [dict(point, trained_on=list(train_langs)) for point in self.curve.curve]

@@ -105,7 +105,6 @@ def compute_scores(job, lang: str, directory: Path) -> None:
     from xlprune.callbacks.importance import HeadImportance
     from xlprune.faults import reached
     from xlprune.finetune import fine_tune
-    from xlprune.report.plots import heatmap
 
     cfg = job.cfg
     split, method = cfg.ranking.split, SCORE_METHOD[cfg.ranking.method]
@@ -118,12 +117,20 @@ def compute_scores(job, lang: str, directory: Path) -> None:
 
     tagger, _, _ = fine_tune(job, [lang], [lang], callbacks=callbacks)
     reached("ranking")
-    raw = importance.raw[lang]
+    write_scores(job, lang, importance.raw[lang], tagger.model.config.model_type, directory)
+
+
+def write_scores(job, lang: str, raw, model_type: str, directory: Path) -> None:
+    """A ranking entry's files: the raw score matrix with what it came from, and its heatmap."""
+    from xlprune.report.plots import heatmap
+
+    cfg = job.cfg
+    split, method = cfg.ranking.split, SCORE_METHOD[cfg.ranking.method]
     (directory / SCORES).write_text(
         json.dumps(
             {
                 "raw": raw.tolist(),
-                "model_type": tagger.model.config.model_type,
+                "model_type": model_type,
                 "method": method,
                 "source": lang,
                 "split": split,

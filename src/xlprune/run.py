@@ -234,6 +234,7 @@ def run(cfg: DictConfig) -> dict:
             "metrics": metrics,
             "fine_tunes": extra.pop("fine_tunes"),
             "data_notes": dict(corpus.notes, unseen_labels=unseen),
+            "vocabulary": getattr(spec, "vocabulary", None),
             **extra,
             "timing": timing,
             "store": {"built": list(store.built), "repaired": list(store.repaired)},
@@ -265,7 +266,7 @@ def run_trial(job, plan, remove, logger, out_dir: Path) -> tuple[dict, dict]:
             metrics[split].update(by_lang)
         if curve is not None:
             extra.setdefault("mask_curve", []).extend(curve.results(train_langs))
-            extra["curve_ranking"] = curve.ranking()
+            extra["curve_ranking"] = curve.ranking(tagger.model.config.model_type)
         if job.cfg.pruning.save:
             extra.setdefault("saved_models", []).append(
                 save_model(tagger, dm, out_dir, train_langs)

@@ -46,7 +46,7 @@ def subset(train: list, fraction: float, index: int, seed: int) -> list:
     return [train[i] for i in sorted(order[index * size : (index + 1) * size])]
 
 
-SAMPLING = ("dev_fraction", "train_fraction", "subset", "split_seed", "hint")
+SAMPLING = ("dev_fraction", "train_fraction", "subset", "split_seed", "max_train", "hint")
 
 
 def make_source(data_cfg):
@@ -86,6 +86,10 @@ def load_corpus(cfg, source, langs: list[str], fraction_langs: list[str]) -> Cor
                 "subset": data_cfg.get("subset", 0),
                 "seed": seed,
             }
+        cap = data_cfg.get("max_train")
+        if cap is not None and len(loaded["train"]) > cap:  # after dev is carved: dev stays whole
+            notes.setdefault("max_train", {})[lang] = {"kept": cap, "of": len(loaded["train"])}
+            loaded["train"] = loaded["train"][:cap]
         for split in SPLITS:
             check_scheme(loaded[split], task, lang, split, data_cfg.name)
             splits[split][lang] = clean(

@@ -44,7 +44,8 @@ class SyntheticSource:
 
 class FileSource:
     """Files on disk under `root`, one per (language, split), named by `pattern[split]` in
-    which {lang} / {LANG} stand for the lower- / upper-case language code."""
+    which {lang} / {LANG} stand for the lower- / upper-case language code; a `*` matches
+    what differs per language (UD's treebank names: `{lang}_*-ud-test.conllu`)."""
 
     def __init__(self, name: str, format: str, root: str, pattern: dict):
         if format not in READERS:
@@ -66,7 +67,16 @@ class FileSource:
         if split not in self.pattern:
             raise XlpruneError(f"data.pattern.{split} is not set; give the {split} file name")
         name = self.pattern[split].format(lang=lang.lower(), LANG=lang.upper())
-        return self.root / name
+        if "*" not in name:
+            return self.root / name
+        found = sorted(self.root.glob(name))
+        if len(found) > 1:
+            raise XlpruneError(
+                f"data.pattern.{split}={self.pattern[split]}: {len(found)} files match for "
+                f"'{lang}' under {self.root} ({', '.join(p.name for p in found[:3])}); make "
+                "the pattern match one file"
+            )
+        return found[0] if found else self.root / name
 
     def load(self, task: str, lang: str, split: str) -> list[Sentence] | None:
         """The split's sentences, or None when `data.pattern.<split>` is null (a dataset

