@@ -22,11 +22,10 @@ class Job:
 
     @property
     def sentences(self) -> list[list[str]]:
-        """Every sentence the job reads (each split and language), as words: what a
-        trimmed vocabulary must cover."""
-        return [
-            words for by_lang in self.splits.values() for s in by_lang.values() for words, _ in s
-        ]
+        """Every sentence the job reads (each split and language), as words."""
+        from xlprune.data.corpus import all_words
+
+        return all_words(self.splits)
 
 
 def build_model(job: Job, remove=()):

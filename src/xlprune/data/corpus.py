@@ -49,6 +49,12 @@ def subset(train: list, fraction: float, index: int, seed: int) -> list:
 SAMPLING = ("dev_fraction", "train_fraction", "subset", "split_seed", "max_train", "hint")
 
 
+def all_words(splits: dict) -> list[list[str]]:
+    """Every sentence of every split and language, as words: what a trimmed vocabulary
+    must cover."""
+    return [words for by_lang in splits.values() for s in by_lang.values() for words, _ in s]
+
+
 def make_source(data_cfg):
     """The configured source; the sampling keys are the corpus's, not the source's."""
     from hydra.utils import instantiate

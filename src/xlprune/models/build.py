@@ -2,6 +2,7 @@
 directory) or built tiny from a config with a tokenizer trained on the run's text."""
 
 import json
+import logging
 from pathlib import Path
 
 from xlprune.errors import XlpruneError
@@ -290,8 +291,6 @@ class E5Spec(PretrainedSpec):
                 "models", key, lambda d: trim_checkpoint(full, tokenizer, sentences, kept, d)
             )
         except ValueError as err:  # a tie the trimmed tokenizer breaks otherwise
-            import logging
-
             logging.getLogger(__name__).warning("vocabulary not trimmed: %s", err)
             self.vocabulary = {"trimmed": False, "reason": str(err)}
             where = full
@@ -310,8 +309,7 @@ class E5Spec(PretrainedSpec):
                 self.name_or_path = str(self.trimmed(store, sentences))
             else:
                 self.name_or_path = str(self.checkpoint(store))
-        import logging
-
+                self.vocabulary = {"trimmed": False, "reason": "model.trim_vocab=false"}
         # our own checkpoint: transformers' load report would only say, at every fine-tune,
         # that the new classifier is initialised
         report = logging.getLogger("transformers.utils.loading_report")

@@ -62,7 +62,7 @@ def seconds_per_fine_tune(cfg, steps: int = 3) -> float:
     from hydra.utils import instantiate
 
     from xlprune import hub
-    from xlprune.data.corpus import load_corpus, make_source
+    from xlprune.data.corpus import all_words, load_corpus, make_source
     from xlprune.data.datamodule import TaggingDataModule
     from xlprune.store import Store
 
@@ -72,7 +72,12 @@ def seconds_per_fine_tune(cfg, steps: int = 3) -> float:
     langs = list(dict.fromkeys([*cfg.source, *cfg.targets]))
     corpus = load_corpus(cfg, data, langs, [])
     texts = [" ".join(w) for g in langs for w, _ in corpus.splits["train"][g]]
-    model, tokenizer = spec.build(labels=corpus.labels, texts=texts, store=Store(cfg.cache_dir))
+    model, tokenizer = spec.build(
+        labels=corpus.labels,
+        texts=texts,
+        store=Store(cfg.cache_dir),
+        sentences=all_words(corpus.splits),
+    )
     train = {g: corpus.splits["train"][g] for g in cfg.source}
     dm = TaggingDataModule(
         tokenizer, train, {}, {}, corpus.labels, cfg.batch_size, max_length=cfg.max_length
