@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from common import HERE, OFFLINE_ENV, SHARED, machine, median, quiet, versions, write_json_atomic
 
@@ -163,7 +164,7 @@ def tokenizer_agreement(cache: str) -> dict:
     ]
     if not lines:
         return {"skipped": f"no UD files under {UD}"}
-    engine = compiled_engine(__import__("pathlib").Path(tempfile.mkdtemp()))
+    engine = compiled_engine(Path(tempfile.mkdtemp()))
     where = E5Spec("e5_small").checkpoint(Store(cache))
     tokenizer = AutoTokenizer.from_pretrained(str(where))
     differ = [t for t in lines if tokenizer(t)["input_ids"] != engine.token_ids(t)]

@@ -39,6 +39,13 @@ class Engine:
             ctypes.c_int,
             ctypes.POINTER(ctypes.c_float),
         ]
+        if hasattr(self.lib, "e5_tokenize"):  # only in the build compiled here
+            self.lib.e5_tokenize.argtypes = [
+                ctypes.c_void_p,
+                ctypes.c_char_p,
+                ctypes.POINTER(ctypes.c_int),
+                ctypes.c_int,
+            ]
         self.model = self.lib.e5_load(str(model).encode())
         assert self.model, "the engine could not load the bundled model"
 
@@ -54,12 +61,6 @@ class Engine:
     def token_ids(self, text: str) -> list[int]:
         cap = 4 * len(text.encode()) + 8
         out = (ctypes.c_int * cap)()
-        self.lib.e5_tokenize.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_char_p,
-            ctypes.POINTER(ctypes.c_int),
-            ctypes.c_int,
-        ]
         n = self.lib.e5_tokenize(self.model, text.encode(), out, cap)
         return list(out[:n])
 

@@ -310,9 +310,9 @@ class E5Spec(PretrainedSpec):
             else:
                 self.name_or_path = str(self.checkpoint(store))
                 self.vocabulary = {"trimmed": False, "reason": "model.trim_vocab=false"}
-        # our own checkpoint: transformers' load report would only say, at every fine-tune,
-        # that the new classifier is initialised
-        report = logging.getLogger("transformers.utils.loading_report")
+        # our own checkpoint: transformers' load report (logged by modeling_utils) would only
+        # say, at every fine-tune, that the new classifier is initialised
+        report = logging.getLogger("transformers.modeling_utils")
         level = report.level
         report.setLevel(logging.ERROR)
         try:
