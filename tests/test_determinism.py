@@ -48,3 +48,19 @@ def test_same_config_and_seed_twice_give_identical_rankings_and_metrics(tmp_path
     scores, _, metrics = runs[0]
     assert len({round(s, 12) for row in scores for s in row}) > 1  # not a constant matrix
     assert set(metrics["test"]) == {"en", "de", "zh"}
+
+
+def test_validating_every_epoch_leaves_training_as_it_was(tmp_path):
+    """With a logger, dev is scored after each epoch (and the last pass is the job's dev
+    score); without one, once at the end. The model trained must be the same either way."""
+    from jobs import FAST, run_job
+
+    common = [*FAST[:1], "task=pos", "trainer.max_epochs=3", "trainer.limit_val_batches=1.0"]
+    logged = run_job([*common, "logger=csv"], tmp_path / "csv")
+    plain = run_job([*common, "logger=none"], tmp_path / "none")
+    assert logged["metrics"] == plain["metrics"]
+    import csv
+
+    with open(tmp_path / "csv" / "csv" / "version_0" / "metrics.csv") as f:
+        epochs = [row["epoch"] for row in csv.DictReader(f) if row["dev/en/accuracy"]]
+    assert epochs == ["0", "1", "2"]  # the learning curve the logger got

@@ -136,3 +136,6 @@ def test_joblib_runs_jobs_in_parallel_and_builds_the_ranking_once(tmp_path):
     assert {entry.split("/")[0] for entry in built} >= {"features", "rankings"}
     assert len(list((tmp_path / "cache").glob("tokenizers/*/tokenizer.json"))) == 1
     assert "[xlprune] sweep: 2 jobs, 2 fine-tunes and at most 1 ranking" in done.stdout
+    # jobs side by side: their log lines reach the terminal, their progress bars do not
+    assert "fine-tune: 1 epoch on en" in done.stdout + done.stderr
+    assert "Epoch 0" not in done.stdout + done.stderr

@@ -6,6 +6,8 @@ import secrets
 import socket
 
 from jobs import cli
+from wandb_records import config as wandb_config
+from wandb_records import run_files
 
 
 def fallback_run(tmp_path, env: dict, *args: str):
@@ -84,8 +86,11 @@ def test_credentials_reach_no_file_and_no_log(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(list(tmp_path.glob("multirun/*/*/*/results.json"))) == 2
-    assert list(tmp_path.glob("multirun/*/*/*/wandb/offline-run-*/run-*.wandb"))
+    assert len(run_files(tmp_path / "multirun", "finetune")) == 2
+    (ranking_run,) = run_files(tmp_path / "multirun", "ranking")  # k=1's ranking fine-tune
     assert list(tmp_path.glob("multirun/*/*/multirun.yaml"))
+    logged = wandb_config(ranking_run)
+    assert logged["hub"]["token"] == "***" and logged["run_label"] == "***"
     for value in (*env.values(), given):
         if "cache" in value:
             continue
@@ -139,6 +144,9 @@ def test_a_sweep_without_a_network_logs_to_csv_and_its_summary_offline(tmp_path)
     assert len(jobs) == 2 and all(j["logger"]["used"] == "CSVLogger" for j in jobs)
     assert "the summary run is logged offline" in done.stdout
     assert list(tmp_path.glob("multirun/*/*/wandb/offline-run-*/run-*.wandb"))
+    # the ranking fine-tune (k=1) fell back too, to a CSV folder of its own
+    assert list(tmp_path.glob("multirun/*/*/*/csv_fallback_ranking_en/metrics.csv"))
+    assert "ranking fine-tune on en" in done.stdout + done.stderr
 
 
 def test_swept_and_crashing_secrets_stay_masked(tmp_path):

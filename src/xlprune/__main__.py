@@ -98,6 +98,79 @@ def check_command(argv: list[str]) -> None:
     check_room(OmegaConf.select(cfg, key), key, cfg)
 
 
+CFG_FLAGS = ("--cfg", "-c")
+VALUE_FLAGS = (
+    *CFG_FLAGS,
+    *("--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd"),
+    *("--experimental-rerun", "--info", "-i"),
+)
+
+
+def show_one_cell(argv: list[str]) -> list[str]:
+    """`--cfg` on a swept experiment: Hydra would print the config before the sweep, one
+    that no job runs. Instead show the sweep's first job, say so, and say how to pick
+    another (and drop -m, which Hydra refuses beside --cfg). Returns the argv to run; on
+    anything it cannot work out, the argv as given, for Hydra to answer."""
+    if not any(a in CFG_FLAGS or a.startswith("--cfg=") for a in argv):
+        return argv
+    argv = [a for a in argv if a not in ("-m", "--multirun")]
+    try:
+        first, swept, replaced = first_job(argv)
+    except Exception:  # noqa: BLE001 - Hydra's own message says what is wrong
+        return argv
+    if not swept:
+        return argv
+    print(
+        f"xlprune: the sweep's first job ({' '.join(first)}); the sweep runs "
+        f"{' '.join(f'{k}={v}' for k, v in swept.items())}: add one value of each to see "
+        "another job, e.g. " + first[-1].split("=")[0] + "=...",
+        file=sys.stderr,
+    )
+    flags, overrides, skip = [], [], False
+    for arg in argv:  # Hydra's parser takes the overrides as one run of arguments
+        (flags if skip or arg.startswith("-") else overrides).append(arg)
+        skip = arg in VALUE_FLAGS
+    added = [f for f in first if f not in replaced.values()]
+    return added + [replaced.get(a, a) for a in overrides] + flags
+
+
+def first_job(argv: list[str]) -> tuple[list[str], dict, dict]:
+    """(the first job's values of every swept key, the swept keys with their values, the
+    command line's sweep overrides -> their first value)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    args, skip = [], False
+    for arg in argv:
+        if not skip and not arg.startswith("-"):
+            args.append(arg)
+        skip = arg in VALUE_FLAGS
+    parser = OverridesParser.create()
+    first, swept, replaced, fixed = [], {}, {}, []
+    for o in parser.parse_overrides(args):
+        key = o.get_key_element()
+        if o.is_sweep_override():
+            swept[key] = o.input_line.split("=", 1)[1]
+            replaced[o.input_line] = f"{key}={next(iter(o.sweep_string_iterator()))}"
+            first.append(replaced[o.input_line])
+        fixed.append(replaced.get(o.input_line, o.input_line))
+    given = {o.split("=", 1)[0].lstrip("+~") for o in fixed}
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose("config", overrides=fixed, return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    own = {k: str(v) for k, v in params.items() if k.lstrip("+~") not in given}
+    for o in parser.parse_overrides([f"{k}={v}" for k, v in own.items()]):
+        value = next(iter(o.sweep_string_iterator())) if o.is_sweep_override() else o.value()
+        first.insert(len(first) - len(replaced), f"{o.get_key_element()}={value}")
+    return first, {**own, **swept}, replaced
+
+
 def multirun_asked(flags: list[str], cfg) -> bool:
     return bool(flags) or str(cfg.hydra.get("mode")) == "RunMode.MULTIRUN"
 
@@ -165,6 +238,7 @@ def cli() -> None:
     try:
         check_group_choices(sys.argv[1:])
         check_command(sys.argv[1:])
+        sys.argv[1:] = show_one_cell(sys.argv[1:])
     except XlpruneError as err:
         fail(str(err))
     main()

@@ -1,11 +1,14 @@
 """One fine-tune: a fresh pre-trained model, optionally with heads removed, trained on some
 languages; and its evaluation on others. Shared by a job's runs and by ranking runs."""
 
+import logging
 from dataclasses import dataclass, field
 
 from omegaconf import DictConfig
 
 from xlprune.errors import XlpruneError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +75,8 @@ def fine_tune(job: Job, train_langs, eval_langs, remove=(), logger=False, callba
         eval_langs=eval_langs,
         store=job.store,
     )
+    sizes = ", ".join(f"{g} {len(splits['train'][g])}" for g in train_langs)
+    log.info("tokenise: train %s sentences; dev and test %s", sizes, ", ".join(eval_langs))
     with timed(job.timing, "tokenise"):
         dm.setup()
     try:
@@ -83,8 +88,17 @@ def fine_tune(job: Job, train_langs, eval_langs, remove=(), logger=False, callba
 
     # deterministic mode also fills every new tensor; results do not depend on it (~1 %)
     torch.utils.deterministic.fill_uninitialized_memory = False
+    # with a logger, dev is scored after every epoch (its learning curve); the last of these
+    # is the job's dev score, so evaluate() does not score the same model twice
+    val = dm.val_dataloader() if logger else None
+    if val:
+        tagger.prepare_eval("dev", eval_langs, {g: dm.gold("dev", g) for g in eval_langs})
+    gone = f", {len(remove)} heads removed" if remove else ""
+    epochs = cfg.trainer.max_epochs
+    plural = "s" if epochs != 1 else ""
+    log.info("fine-tune: %s epoch%s on %s%s", epochs, plural, "+".join(train_langs), gone)
     with timed(job.timing, "fit"):
-        trainer.fit(tagger, train_dataloaders=dm.train_dataloader())
+        trainer.fit(tagger, train_dataloaders=dm.train_dataloader(), val_dataloaders=val)
     return tagger, trainer, dm
 
 
@@ -93,10 +107,21 @@ def evaluate(job: Job, tagger, trainer, dm, eval_langs) -> dict:
     from xlprune.run import timed
 
     metrics = {}
+    log.info("evaluate: dev and test on %s", ", ".join(eval_langs))
     for split, loaders in (("dev", dm.val_dataloader), ("test", dm.test_dataloader)):
+        if split == "dev" and fit_scored_dev(tagger, trainer, eval_langs):
+            metrics[split] = tagger.scores[split]  # scored (and timed) inside fit
+            job.timing.setdefault("dev", 0.0)
+            continue
         tagger.prepare_eval(split, eval_langs, {g: dm.gold(split, g) for g in eval_langs})
         run_eval = trainer.validate if split == "dev" else trainer.test
         with timed(job.timing, split):
             run_eval(tagger, dataloaders=loaders(), verbose=False)
         metrics[split] = tagger.scores[split]
     return metrics
+
+
+def fit_scored_dev(tagger, trainer, eval_langs) -> bool:
+    """Whether fit's last validation scored dev on these languages with the final weights."""
+    scores = tagger.scores.get("dev") or {}
+    return tagger.scored_at.get("dev") == trainer.global_step and list(scores) == list(eval_langs)

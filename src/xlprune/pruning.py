@@ -43,6 +43,12 @@ def choose_heads(job):
             raise XlpruneError(f"pruning.heads={p.heads!r}: {err}") from None
     if p.count == 0:
         return [], None, grid
+    log.info(
+        "rank: %s scores of %d heads, the %d lowest removed",
+        job.cfg.ranking.method,
+        grid[0] * grid[1],
+        p.count,
+    )
     ranking = obtain_ranking(job, grid, model_type)
     return ranking.lowest(p.count), ranking, grid
 

@@ -101,10 +101,12 @@ def ranking_key(job, lang: str) -> str:
 
 
 def compute_scores(job, lang: str, directory: Path) -> None:
-    """The ranking fine-tune: train on `lang`, then score heads over its `ranking.split`."""
+    """The ranking fine-tune: train on `lang`, then score heads over its `ranking.split`.
+    With a W&B job logger it is a W&B run of its own (job type ranking, the job's group)."""
     from xlprune.callbacks.importance import HeadImportance
     from xlprune.faults import reached
     from xlprune.finetune import fine_tune
+    from xlprune.loggers import close_logger, log_ranking_run, make_ranking_logger
 
     cfg = job.cfg
     split, method = cfg.ranking.split, SCORE_METHOD[cfg.ranking.method]
@@ -115,9 +117,18 @@ def compute_scores(job, lang: str, directory: Path) -> None:
         importance = HeadImportance(method, {lang: dm.loader(split, lang)})
         return [importance]
 
-    tagger, _, _ = fine_tune(job, [lang], [lang], callbacks=callbacks)
-    reached("ranking")
-    write_scores(job, lang, importance.raw[lang], tagger.model.config.model_type, directory)
+    details = {"score": method, "split": split, "store_key": ranking_key(job, lang)}
+    logger = make_ranking_logger(cfg, lang, details)
+    try:
+        tagger, _, _ = fine_tune(job, [lang], [lang], logger=logger or False, callbacks=callbacks)
+        reached("ranking")
+        raw = importance.raw[lang]
+        write_scores(job, lang, raw, tagger.model.config.model_type, directory)
+        if logger is not None:
+            _, order = order_heads(cfg.ranking.method, [raw], cfg.ranking.normalise, "sum")
+            log_ranking_run(logger, raw.tolist(), order, directory / "heatmap.png")
+    finally:
+        close_logger(logger)
 
 
 def write_scores(job, lang: str, raw, model_type: str, directory: Path) -> None:
@@ -144,6 +155,7 @@ def write_scores(job, lang: str, raw, model_type: str, directory: Path) -> None:
         raw.tolist(),
         directory / "heatmap.png",
         f"{cfg.model.name} {cfg.task.name} {lang}: {method} importance ({split})",
+        method,
     )
 
 

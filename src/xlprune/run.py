@@ -55,7 +55,12 @@ def quiet_lightning() -> None:
     import warnings
 
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
-    for message in (".*no `val_dataloader`.*", ".*LeafSpec.*", ".*does not have many workers.*"):
+    for message in (
+        ".*no `val_dataloader`.*",
+        ".*LeafSpec.*",
+        ".*does not have many workers.*",
+        ".*The `srun` command is available.*",  # xlprune's SLURM launcher runs the jobs
+    ):
         warnings.filterwarnings("ignore", message=message)
 
 
@@ -96,9 +101,9 @@ def input_fingerprint(cfg: DictConfig, data) -> str:
     return sha.hexdigest()
 
 
-def share_threads() -> None:
-    """With parallel local workers (hydra/launcher=joblib), divide the cores among them
-    instead of letting every worker's torch take them all."""
+def local_workers() -> int | None:
+    """How many jobs the launcher runs side by side on this machine (hydra/launcher=joblib),
+    or None for one after another."""
     import os
 
     from hydra.core.hydra_config import HydraConfig
@@ -106,12 +111,29 @@ def share_threads() -> None:
     launcher = HydraConfig.get().launcher
     workers = launcher.get("n_jobs") if "n_jobs" in launcher else None
     if workers is None:
+        return None
+    return workers if workers > 0 else os.cpu_count() or 1
+
+
+def share_threads(workers: int | None) -> None:
+    """With parallel local workers, divide the cores among them instead of letting every
+    worker's torch take them all."""
+    if workers is None:
         return
+    import os
+
     import torch
 
-    cores = os.cpu_count() or 1
-    workers = workers if workers > 0 else cores
-    torch.set_num_threads(max(1, cores // workers))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def side_by_side(workers: int | None) -> bool:
+    """Jobs whose output interleaves (parallel local workers) or goes to files (a cluster
+    launcher): progress bars there are noise, so they are turned off."""
+    from hydra.core.hydra_config import HydraConfig
+
+    target = str(HydraConfig.get().launcher.get("_target_", ""))
+    return (workers or 1) > 1 or "submitit" in target or "slurm" in target.lower()
 
 
 def start(cfg: DictConfig) -> Path:
@@ -124,7 +146,10 @@ def start(cfg: DictConfig) -> Path:
     from xlprune.secrets import redact_logs, remember_config, scrub_argv, scrub_files
 
     quiet_lightning()
-    share_threads()
+    workers = local_workers()
+    share_threads(workers)
+    if side_by_side(workers):
+        cfg.trainer.enable_progress_bar = False
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
     remember_config(OmegaConf.to_container(cfg, resolve=False))
@@ -188,6 +213,7 @@ def run(cfg: DictConfig) -> dict:
     if (finished := finished_result(cfg, store, key)) is not None:
         write_json_atomic(out_dir / FILENAME, finished)
         log.info("already done, results copied: %s", out_dir / FILENAME)
+        log.info("scores: %s", score_line(finished))
         return finished
     source, targets = list(cfg.source), list(cfg.targets)
     plan = plan_fine_tunes(cfg.setting.name, source, targets)
@@ -235,19 +261,55 @@ def run(cfg: DictConfig) -> dict:
             "fine_tunes": extra.pop("fine_tunes"),
             "data_notes": dict(corpus.notes, unseen_labels=unseen),
             "vocabulary": getattr(spec, "vocabulary", None),
+            "warnings": chance_check(job, plan, metrics),
             **extra,
             "timing": timing,
             "store": {"built": list(store.built), "repaired": list(store.repaired)},
             "versions": versions(),
         }
-        finish_logger(logger, cfg, results)
+        finish_logger(logger, cfg, results, ranking=ranking)
         results = redact(dict(results, logger=logger_record(logger)))
         write_json_atomic(out_dir / FILENAME, results)
         store.build_once("results", key, lambda d: write_json_atomic(d / FILENAME, results))
     finally:
         close_logger(logger)
+    log.info("scores: %s", score_line(results))
     log.info("results: %s", out_dir / FILENAME)
     return results
+
+
+def score_line(results: dict) -> str:
+    """The job's scores in one line, 0-1 like every file: 'test en 0.912 de 0.845; dev ...'."""
+    from xlprune.metrics import primary
+
+    name = primary(results["metric"])
+    parts = []
+    for split in ("test", "dev"):
+        by_lang = results["metrics"].get(split) or {}
+        values = " ".join(f"{g} {v[name]:.3f}" for g, v in by_lang.items() if name in v)
+        parts.append(f"{split} {values}" if values else f"{split} -")
+    return f"{name}, k={results['prune_count']}: " + "; ".join(parts)
+
+
+def chance_check(job, plan, metrics: dict) -> list[str]:
+    """Warnings for the trained-on languages whose dev score is at chance level. Only when
+    all of dev is scored: a part of it (trainer.limit_val_batches) leaves words unscored."""
+    from xlprune.metrics import chance_score, chance_warnings
+
+    limit = job.cfg.trainer.get("limit_val_batches")
+    if not (limit is None or (isinstance(limit, float) and limit == 1.0)):
+        log.info("no chance-level check: trainer.limit_val_batches=%s scores part of dev", limit)
+        return []
+    splits, baselines = job.splits, {}
+    for train_langs, eval_langs in plan:
+        seen = [labels for lang in train_langs for _, labels in splits["train"][lang]]
+        for lang in (g for g in eval_langs if g in train_langs):
+            gold = [labels for _, labels in splits["dev"][lang]]
+            baselines[lang] = chance_score(job.cfg.task.metric, seen, gold)
+    found = chance_warnings(job.cfg.task.metric, metrics.get("dev", {}), baselines)
+    for line in found:
+        log.warning(line)
+    return found
 
 
 def run_trial(job, plan, remove, logger, out_dir: Path) -> tuple[dict, dict]:

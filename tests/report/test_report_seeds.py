@@ -15,5 +15,5 @@ def test_seeds_give_mean_and_std(tmp_path):
     assert "mean and std over seeds" in text
     mean, std = statistics.mean(tests.values()), statistics.stdev(tests.values())
     row = next(line for line in text.splitlines() if line.startswith("| cross | en | de | - | 0 |"))
-    assert f"| {100 * mean:.2f} | {100 * std:.2f} | 3 |" in row
+    assert f"| {mean:.4f} | {std:.4f} | 3 |" in row
     assert "mean over seeds 1, 2, 3" in text and report.index.is_file()

@@ -63,12 +63,13 @@ def test_table_reports_the_dev_selected_k_and_its_test_score(tmp_path):
     (table,) = report.tables
     row = dict(zip(table.columns, table.rows[0], strict=True))
     assert row["unpruned"] == 0.40
-    assert (row["k (paper)"], row["pruned (paper)"]) == (3, 0.52)
-    assert (row["k (dev)"], row["pruned (dev)"]) == (1, 0.45)
-    assert row["gain (dev)"] == pytest.approx(0.05)
-    assert row["gain (paper)"] == pytest.approx(0.12)
+    assert (row["best-on-test k (the paper's rule)"], row["pruned (best on test)"]) == (3, 0.52)
+    assert (row["dev-selected k"], row["pruned (dev-selected)"]) == (1, 0.45)
+    assert row["gain (dev-selected)"] == pytest.approx(0.05)
+    assert row["gain (best on test)"] == pytest.approx(0.12)
+    assert not [c for c in table.columns if c.startswith("Ma et al.")]  # no such paper cell
     md = (tmp_path / "report" / "tables.md").read_text()
-    assert "| en | de | 40.00 | 3 | 52.00 | +12.00 | 1 | 45.00 | +5.00 |" in md
+    assert "| en | de | 0.4000 | 3 | 0.5200 | +0.1200 | 1 | 0.4500 | +0.0500 |" in md
 
 
 def test_seeds_are_averaged_and_said(tmp_path):
@@ -106,7 +107,7 @@ def test_multi_source_table_compares_ways_of_combining(tmp_path):
     (table,) = [t for t in report.tables if t.group == "multi_source"]
     row = dict(zip(table.columns, table.rows[0], strict=True))
     assert row["sources"] == "en+es" and row["unpruned"] == 0.3
-    assert row["gradient/SD (paper)"] == 0.4 and row["gradient/MD (paper)"] == 0.35
+    assert row["gradient/SD (best on test)"] == 0.4 and row["gradient/MD (best on test)"] == 0.35
     assert not [t for t in report.tables if t.group == "paper"]
 
 
@@ -116,7 +117,7 @@ def test_renderings_escape_and_format():
     table.notes = ["50% done"]
     tex = latex(table)
     assert r"a\_b \& c" in tex and r"en\_x" in tex and r"50\% done" in tex
-    assert "12.35 & -1.00" in tex
+    assert "0.1235 & -0.0100" in tex
     md = markdown(table)
     assert "de\\|y" in md and "| en | fr | - | - |" in md
 

@@ -69,22 +69,23 @@ def test_paper_table_numbers_are_the_results(sweep):
             }
             assert row[col["unpruned"]] == main_score(by_k[0], "test", "es")
             # one pruned k: the paper's pick and the dev pick are both k=2
-            assert row[col["k (paper)"]] == 2 and row[col["k (dev)"]] == 2
-            assert row[col["pruned (paper)"]] == main_score(by_k[2], "test", "es")
-            assert row[col["pruned (dev)"]] == main_score(by_k[2], "test", "es")
-            assert row[col["gain (dev)"]] == pytest.approx(
+            best_k, dev_k = col["best-on-test k (the paper's rule)"], col["dev-selected k"]
+            assert row[best_k] == 2 and row[dev_k] == 2
+            assert row[col["pruned (best on test)"]] == main_score(by_k[2], "test", "es")
+            assert row[col["pruned (dev-selected)"]] == main_score(by_k[2], "test", "es")
+            assert row[col["gain (dev-selected)"]] == pytest.approx(
                 main_score(by_k[2], "test", "es") - main_score(by_k[0], "test", "es")
             )
         (avg,) = [r for r in table.rows if r[0] == "average"]
         firsts = [r[col["unpruned"]] for r in table.rows if r[0] != "average"]
         assert avg[col["unpruned"]] == pytest.approx(sum(firsts) / len(firsts))
-    # the same numbers, x100, in the Markdown and LaTeX renderings
+    # the same numbers, 0-1 like results.json, in the Markdown and LaTeX renderings
     text = (sweep.dir / "report" / "tables.md").read_text()
     tex = (sweep.dir / "report" / "tables.tex").read_text()
     for r in results:
-        shown = f"{100 * main_score(r, 'test', 'es'):.2f}"
+        shown = f"{main_score(r, 'test', 'es'):.4f}"
         assert shown in text and shown in tex
-    assert "best TEST score (the paper's choice" in text
+    assert "best TEST score (the paper's rule" in text
 
 
 def test_every_figure_is_a_png(sweep):
@@ -165,8 +166,9 @@ def test_masked_curve_and_random_control_join_the_report(sweep, extra_jobs, tmp_
     mask = json.loads((extra_jobs / "mask" / "results.json").read_text())
     point = mask["mask_curve"][2]["metrics"]["es"]["accuracy"]
     assert dict(masked[0].points)[2] == point
-    (ablation,) = [t for t in report.tables if t.group == "ablation"]
+    (ablation, gains) = [t for t in report.tables if t.group == "ablation"]
     assert ablation.columns[-2:] == ["gradient", "random"]
+    assert gains.columns == ["source", "target", "unpruned", "gradient", "random"]
     rnd = json.loads((extra_jobs / "random" / "results.json").read_text())
     (row,) = [r for r in ablation.rows if r[:3] == ["en", "es", 2]]
     assert row[-1] == main_score(rnd, "test", "es")

@@ -199,7 +199,14 @@ class TaggingDataModule(pl.LightningDataModule):
         for lang in self.eval_langs:
             feats = sorted(self.features[split][lang], key=lambda f: len(f["input_ids"]))
             loaders.append(
-                DataLoader(feats, batch_size=self.eval_batch_size, collate_fn=self.collate)
+                DataLoader(
+                    feats,
+                    batch_size=self.eval_batch_size,
+                    collate_fn=self.collate,
+                    # its own generator: a dev pass between epochs must not draw from the
+                    # global RNG, or training after it (dropout) would depend on validating
+                    generator=torch.Generator(),
+                )
             )
         return loaders
 

@@ -34,6 +34,7 @@ class Tagger(pl.LightningModule):
         self.eval_langs: list[str] = []
         self.gold: dict[str, list[list[str]]] = {}
         self.scores: dict[str, dict[str, dict[str, float]]] = {}
+        self.scored_at: dict[str, int] = {}  # split -> the global step its scores are of
         self._preds: dict[int, list] = {}
 
     def forward(self, batch: dict):
@@ -93,6 +94,8 @@ class Tagger(pl.LightningModule):
             values = score(self.metric, self.gold[lang], self._preds[i])
             self.scores[split][lang] = values
             self.log(f"{split}/{lang}/{name}", values[name], add_dataloader_idx=False)
+        if not self.trainer.sanity_checking:  # a sanity pass scores only part of dev
+            self.scored_at[split] = self.global_step
 
     on_test_epoch_end = on_validation_epoch_end
 

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from xlprune.report.build import build_report
 
     report = build_report(args.dirs, args.out)
-    print(f"{report.done} of {report.total} jobs complete; {len(report.tables)} tables")
+    print(f"{report.header.counts.line()} {len(report.tables)} tables")
     for problem in report.problems:
         print(f"missing: {problem}")
     if args.wandb:

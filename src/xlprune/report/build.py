@@ -6,9 +6,10 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprune.report import curves, files, page, rankings, table
+from xlprune.report import curves, files, interactive, page, rankings, table
 from xlprune.report.collect import Collection, collect, row_columns, tidy_rows
-from xlprune.report.paper import all_tables
+from xlprune.report.header import Header, header
+from xlprune.report.paper import all_tables, spearman_table
 from xlprune.report.series import Series
 
 FIGURES = "figures"
@@ -16,6 +17,7 @@ SECTIONS = {
     "paper": ("Unpruned vs pruned (the paper's Tables 2-4)", ""),
     "ablation": ("Ranking methods (the paper's Table 5)", ""),
     "multi_source": ("Several sources (the paper's Table 6)", ""),
+    "spearman": ("Rankings across languages beside the paper's Figure 1", ""),
     "seeds": ("Several seeds: mean and standard deviation", ""),
 }
 
@@ -33,6 +35,7 @@ class Report:
     figures: dict[str, list[page.Figure]] = field(default_factory=dict)
     correlations: list[rankings.Correlation] = field(default_factory=list)
     collection: Collection | None = None
+    header: Header | None = None
 
 
 def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Report:
@@ -44,7 +47,10 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
     columns = row_columns(rows)
     files.write_csv(out / "results.csv", columns, [[r.get(c) for c in columns] for r in rows])
     series = Series(rows)
-    tables = all_tables(series)
+    score_files, missing = rankings.score_files(found.done, series.job_context)
+    problems += missing
+    correlations = rankings.correlations(score_files)
+    tables = all_tables(series) + spearman_table(correlations, series)
     write_tables(tables, out)
     written: set[Path] = set()
     figures: dict[str, list[page.Figure]] = {"curves": [], "heatmaps": [], "spearman": []}
@@ -65,14 +71,11 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
         draw(
             "curves", name, f"{s.context.title()}: pruning curves", lambda p, s=s: curves.plot(s, p)
         )
-    score_files, missing = rankings.score_files(found.done, series.job_context)
-    problems += missing
     taken: set = set()
     for f in score_files:
         name = rankings.heatmap_name(f, taken)
         title = rankings.heatmap_title(f)
-        draw("heatmaps", name, title, lambda p, f=f, t=title: heatmap(f.raw, p, t))
-    correlations = rankings.correlations(score_files)
+        draw("heatmaps", name, title, lambda p, f=f, t=title: heatmap(f, p, t))
     links = []
     for c in correlations:
         csv_name = f"spearman_{c.slug()}.csv"
@@ -86,17 +89,28 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
         )
     remove_stale(out, written)
     done, total = len(found.done), len(found.jobs)
-    summary = [
-        f"{done} of {total} jobs complete, from {', '.join(str(d.resolve()) for d in dirs)}.",
-        f"Built {datetime.datetime.now().isoformat(timespec='seconds')}. Scores x100; "
-        "tables: test scores; k = heads removed.",
+    about = header(found, dirs)
+    summary = about.lines() + [
+        f"From {', '.join(str(d.resolve()) for d in dirs)}; built "
+        f"{datetime.datetime.now().isoformat(timespec='seconds')}.",
+        "Scores 0-1 everywhere (terminal, results.json, this page, W&B); tables: test "
+        "scores; k = heads removed.",
     ]
+    view = interactive_view(series, sets, problems)
     sections = [
         page.Section(key, title, intro, tables=[t for t in tables if t.group == key])
         for key, (title, intro) in SECTIONS.items()
     ]
     sections += [
         page.Section("curves", "Pruning curves", figures=figures["curves"]),
+        page.Section(
+            "interactive",
+            "Pruning curves, interactive",
+            "Hover for values; choose model, task, setting and language; works offline."
+            if view
+            else "",
+            html=view,
+        ),
         page.Section("heatmaps", "Head importance", figures=figures["heatmaps"]),
         page.Section(
             "spearman",
@@ -119,17 +133,27 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
             ],
         ),
     ]
-    html = page.render(f"xlprune report: {dirs[0].resolve().name}", summary, problems, sections)
+    html = page.render(about.title, summary, problems, sections, about.warnings)
     index = files.write_text(out / "index.html", html)
     return Report(
-        out, index, done, total, problems, rows, tables, sets, figures, correlations, found
+        out, index, done, total, problems, rows, tables, sets, figures, correlations, found, about
     )
 
 
-def heatmap(raw, path: Path, title: str) -> Path:
+def interactive_view(series: Series, sets: list, problems: list[str]) -> str:
+    """The curves as one interactive chart; like a figure, a failure is a line, not a loss."""
+    try:
+        return interactive.view(series, sets)
+    except Exception as err:  # noqa: BLE001
+        problems.append(f"interactive view not built: {type(err).__name__}: {err}")
+        return ""
+
+
+def heatmap(f: rankings.ScoreFile, path: Path, title: str) -> Path:
+    """A score file's heatmap, its jobs' removed heads numbered."""
     from xlprune.report.plots import heatmap as draw
 
-    return draw(raw, path, title)
+    return draw(f.raw, path, title, f.method, f.removed)
 
 
 def write_tables(tables: list[table.Table], out: Path) -> None:

@@ -14,6 +14,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}tr.avg td{font-weight:
 p.note{font-size:12px;color:#555;margin:.2em 0}img{max-width:100%;border:1px solid #eee}
 figure{display:inline-block;margin:.5em;vertical-align:top}figcaption{font-size:12px;color:#555}
 .problems{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
+.warnings{background:#fdecea;border:1px solid #e57373;padding:.5em 1em}
 nav a{margin-right:1em}
 """
 
@@ -32,9 +33,16 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)  # (relative path, text)
+    html: str = ""  # a trusted fragment built by the report itself (the interactive view)
 
 
-def render(title: str, summary: list[str], problems: list[str], sections: list[Section]) -> str:
+def render(
+    title: str,
+    summary: list[str],
+    problems: list[str],
+    sections: list[Section],
+    warnings: list[str] = (),
+) -> str:
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -43,6 +51,14 @@ def render(title: str, summary: list[str], problems: list[str], sections: list[S
         f"<h1>{esc(title)}</h1>",
         "".join(f"<p>{esc(line)}</p>" for line in summary),
     ]
+    if warnings:
+        items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
+        parts.append(
+            f'<details class="warnings" open><summary><b>Models that did not learn '
+            f"({len(warnings)} warning{'s' if len(warnings) != 1 else ''}): those jobs' "
+            "scores mean nothing</b></summary>"
+            f"<ul>{items}</ul></details>"
+        )
     if problems:
         items = "".join(f"<li>{esc(p)}</li>" for p in problems)
         is_open = " open" if len(problems) <= 10 else ""
@@ -50,7 +66,7 @@ def render(title: str, summary: list[str], problems: list[str], sections: list[S
             f'<details class="problems"{is_open}><summary><b>Missing or left out '
             f"({len(problems)})</b></summary><ul>{items}</ul></details>"
         )
-    shown = [s for s in sections if s.tables or s.figures or s.links or s.intro]
+    shown = [s for s in sections if s.tables or s.figures or s.links or s.intro or s.html]
     parts.append(
         "<nav>" + "".join(f'<a href="#{s.key}">{esc(s.title)}</a>' for s in shown) + "</nav>"
     )
@@ -59,6 +75,8 @@ def render(title: str, summary: list[str], problems: list[str], sections: list[S
         if s.intro:
             parts.append(f"<p>{esc(s.intro)}</p>")
         parts += [html_table(t) for t in s.tables]
+        if s.html:
+            parts.append(s.html)
         for f in s.figures:
             src = esc(f.path, quote=True)
             parts.append(

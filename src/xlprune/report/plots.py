@@ -1,27 +1,75 @@
-"""Figures written next to results: PNG, matplotlib's non-interactive backend."""
+"""Figures written next to results: PNG, matplotlib's non-interactive backend.
+
+A head-importance heatmap shows first the score its ranking sorts (each layer over its L2
+norm, then min-max to 0-1, as heads.normalise), so the darkest cell is the first head
+removed, and the removed heads are numbered in removal order; the raw score sits beside it
+for reference only."""
 
 from pathlib import Path
 
 from xlprune.report.files import pyplot, save_figure
+from xlprune.report.rankings import normalised
+
+RANKED_LABEL = "importance, normalised per layer\n(0-1, what the ranking sorts)"
+RAW_LABEL = {
+    "gradient": "raw |dL/dgate|\n(summed over batches)",
+    "textpruner": "raw |sum W dL/dW|\n(per head)",
+}
 
 
-def heatmap_figure(scores, title: str):
-    """Layers x heads, one cell per head, brighter (yellow) = more important."""
+def heatmap_figure(raw, title: str, method: str = "gradient", removed=()):
+    """Two panels, layers x heads: the ranked (normalised) score with `removed` numbered
+    1, 2, ... in the order they go, and the raw score. Dark = low in both."""
     plt = pyplot()
-    values = [[float(v) for v in row] for row in scores]
+    raw = [[float(v) for v in row] for row in raw]
+    layers, heads = len(raw), len(raw[0])
+    # wide enough for the titles on small grids (tiny models), in proportion on large ones
+    width = max(4.0, 2.0 + 0.42 * heads)
+    fig, (ranked_ax, raw_ax) = plt.subplots(
+        1, 2, figsize=(2 * width, max(3.0, 1.6 + 0.4 * layers)), layout="constrained"
+    )
+    ranked = normalised(raw)
+    # ranking=max removes the most important heads first: the brightest cells
+    first = "brightest" if method == "max" else "darkest"
+    panel = f"as ranked: {first} removed first"
+    head_grid(ranked_ax, ranked, RANKED_LABEL, panel, vmin=0.0, vmax=1.0)
+    number_removed(ranked_ax, ranked, removed)
+    raw_label = RAW_LABEL.get(method, f"raw {method} score")
+    head_grid(raw_ax, raw, raw_label, "raw (not what is ranked)")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def head_grid(ax, values, label: str, title: str, vmin=None, vmax=None):
+    """One layers x heads panel with every index on its axes and a labelled colour bar."""
+    image = ax.imshow(values, cmap="viridis", aspect="auto", vmin=vmin, vmax=vmax)
     layers, heads = len(values), len(values[0])
-    # wide enough for the title on small grids (tiny models), in proportion on large ones
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.2 + 0.45 * heads), max(2.5, 1.0 + 0.4 * layers)))
-    image = ax.imshow(values, cmap="viridis", aspect="auto")
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_xticks(range(heads))
     ax.set_yticks(range(layers))
-    ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    return fig
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=8)
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.046)
+    bar.set_label(label, fontsize=8)
+    return image
 
 
-def heatmap(scores, path: str | Path, title: str) -> Path:
-    return save_figure(heatmap_figure(scores, title), path)
+def number_removed(ax, values, removed) -> None:
+    """Each removed head's place in the removal order, written in its cell."""
+    for n, (layer, head) in enumerate(removed, 1):
+        ax.text(
+            head,
+            layer,
+            str(n),
+            ha="center",
+            va="center",
+            fontsize=7,
+            fontweight="bold",
+            color="white" if values[layer][head] < 0.5 else "black",
+            gid="removed",
+        )
+
+
+def heatmap(raw, path: str | Path, title: str, method: str = "gradient", removed=()) -> Path:
+    return save_figure(heatmap_figure(raw, title, method, removed), path)

@@ -15,9 +15,23 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
+def results_on_disk(config) -> int:
+    """Jobs of the sweep with a results.json: with jobs in other processes (joblib, SLURM)
+    each job's callback starts from the launch-time copy, so it counts on disk instead."""
+    from pathlib import Path
+
+    from xlprune.results import FILENAME
+
+    if "hydra" not in config:
+        return 0
+    sweep = Path(str(config.hydra.sweep.dir))
+    depth = len(Path(str(config.hydra.sweep.get("subdir") or "x")).parts)
+    return sum(1 for _ in sweep.glob("/".join(["*"] * depth + [FILENAME])))
+
+
 class SweepProgress(Callback):
     """Hydra callback; with the basic launcher every job runs in the sweep's process, so
-    one instance sees the whole sweep."""
+    one instance sees the whole sweep; elsewhere the jobs' results on disk say how far."""
 
     def __init__(self) -> None:
         self.started: float | None = None
@@ -42,7 +56,7 @@ class SweepProgress(Callback):
         if self.started is None:
             return  # not a sweep this instance has seen start
         now = time.monotonic()
-        self.finished += 1
+        self.finished = max(self.finished + 1, results_on_disk(config))
         num = config.hydra.job.get("num") if "hydra" in config else None
         i = num + 1 if isinstance(num, int) else self.finished
         status = getattr(getattr(job_return, "status", None), "name", "done").lower()

@@ -1,9 +1,10 @@
 """Stored head-importance score files (ranking.stored in results.json): read once each,
-drawn as layers x heads heatmaps, and compared across languages by Spearman correlation
-of their rankings (the paper's Figure 1). A file that is gone is a note, not a failure."""
+drawn as layers x heads heatmaps with the heads the sweep's jobs removed by them, and
+compared across languages by Spearman correlation of their rankings (the paper's Figure 1).
+A file that is gone is a note, not a failure."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlprune.report.files import pyplot, save_figure, write_csv
@@ -18,18 +19,23 @@ class ScoreFile:
     lang: str
     split: str
     raw: list[list[float]]
+    # the heads removed by its ranking, first removed first, up to the largest k of its jobs
+    removed: list[tuple[int, int]] = field(default_factory=list)
 
     def slug(self) -> str:
         return slugify(f"{self.context.slug()}_{self.method}_{self.lang}")
 
 
 def score_files(jobs, contexts: dict) -> tuple[list[ScoreFile], list[str]]:
-    """Each stored score file once, under the context of the first job that used it."""
+    """Each stored score file once, under the context of the first job that used it, with
+    the heads removed by the jobs ranked by it alone."""
     found: dict[str, ScoreFile] = {}
     problems, missing = [], set()
+    users: dict[str, list] = {}
     for job in jobs:
         ranking = (job.results or {}).get("ranking") or {}
-        for path in ranking.get("stored") or []:
+        stored = ranking.get("stored") or []
+        for path in stored:
             if path in found or path in missing:
                 continue
             try:
@@ -47,7 +53,47 @@ def score_files(jobs, contexts: dict) -> tuple[list[ScoreFile], list[str]]:
                 split=str(data.get("split", "")),
                 raw=raw,
             )
+        if len(stored) == 1 and ranked_as_drawn(ranking):
+            users.setdefault(stored[0], []).append(job)
+    for path, f in found.items():
+        problems += mark_removed(f, users.get(path, []))
     return list(found.values()), problems
+
+
+def ranked_as_drawn(ranking: dict) -> bool:
+    """Whether a one-file ranking orders heads as its heatmap shows them: lowest normalised
+    score first (`max` removes the highest first; `normalise: false` ranks the raw score)."""
+    return ranking.get("method") != "max" and ranking.get("normalise", True) is not False
+
+
+def removed_sets(results: dict) -> list[list[tuple[int, int]]]:
+    """Every head set a job removed: before fine-tuning, and at each masked-curve point."""
+    sets = [results.get("pruned_heads") or []]
+    sets += [point.get("heads") or [] for point in results.get("mask_curve") or []]
+    return [[(int(layer), int(head)) for layer, head in heads] for heads in sets]
+
+
+def mark_removed(f: ScoreFile, jobs) -> list[str]:
+    """Set f.removed to the first k heads of its ranking, k the largest any job removed,
+    after checking each job removed exactly the first k of that ranking."""
+    order = removal_order(normalised(f.raw))
+    problems, largest = [], 0
+    for job in jobs:
+        try:
+            sets = removed_sets(job.results)
+        except (TypeError, ValueError):
+            problems.append(f"{job.label}: unreadable removed heads, left unmarked")
+            continue
+        for heads in sets:
+            if set(heads) != set(order[: len(heads)]):
+                problems.append(
+                    f"{job.label}: its {len(heads)} removed heads are not the lowest "
+                    f"{len(heads)} of {f.path}; left unmarked on its heatmap"
+                )
+                continue
+            largest = max(largest, len(heads))
+    f.removed = order[:largest]
+    return problems
 
 
 def by_language(files: list[ScoreFile]) -> dict[tuple, dict[str, ScoreFile]]:
@@ -68,7 +114,8 @@ def heatmap_name(f: ScoreFile, taken: set) -> str:
 
 def heatmap_title(f: ScoreFile) -> str:
     split = f" ({f.split})" if f.split else ""
-    return f"{f.context.title()} {f.lang}: {f.method} importance{split}"
+    marks = f"; numbered: the {len(f.removed)} heads removed, in order" if f.removed else ""
+    return f"{f.context.title()} {f.lang}: {f.method} importance{split}{marks}"
 
 
 def ranks(values: list[float]) -> list[float]:
@@ -98,14 +145,36 @@ def spearman(a: list[float], b: list[float]) -> float:
     return cov / (va * vb) ** 0.5
 
 
-def ranked_scores(raw: list[list[float]]) -> list[float]:
-    """The scores the ranking orders by: each layer over its L2 norm, all heads flattened
-    (the min-max step of the paper does not change the order)."""
+def per_layer(raw: list[list[float]]) -> list[list[float]]:
+    """Each layer's scores over that layer's L2 norm (a zero layer stays zero)."""
     out = []
     for row in raw:
         norm = sum(v * v for v in row) ** 0.5 or 1.0
-        out += [v / norm for v in row]
+        out.append([v / norm for v in row])
     return out
+
+
+def normalised(raw: list[list[float]]) -> list[list[float]]:
+    """heads.normalise without torch: per layer, then min-max over all heads to 0-1
+    (all zeros when every head scores the same). What a ranking sorts, lowest first."""
+    scaled = per_layer(raw)
+    flat = [v for row in scaled for v in row]
+    lo, hi = min(flat), max(flat)
+    if hi <= lo:
+        return [[0.0] * len(row) for row in scaled]
+    return [[(v - lo) / (hi - lo) for v in row] for row in scaled]
+
+
+def removal_order(scores: list[list[float]]) -> list[tuple[int, int]]:
+    """Every (layer, head), lowest score first, ties by (layer, head): heads.rank_heads."""
+    cells = [(v, layer, head) for layer, row in enumerate(scores) for head, v in enumerate(row)]
+    return [(layer, head) for _, layer, head in sorted(cells)]
+
+
+def ranked_scores(raw: list[list[float]]) -> list[float]:
+    """The scores the ranking orders by, flattened: per layer (the min-max step does not
+    change the order, so Spearman does not need it)."""
+    return [v for row in per_layer(raw) for v in row]
 
 
 @dataclass

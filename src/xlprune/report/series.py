@@ -42,12 +42,14 @@ def slugify(text: str) -> str:
 
 class Series:
     """score[line][k] = mean over seeds; spread[line][k] = (std, n) where n > 1;
-    seeds[context] the seeds averaged."""
+    seeds[context] the seeds averaged; heads_total[context] the models' head counts."""
 
     def __init__(self, rows: list[dict]):
         data = {r["data"] for r in rows}
         values: dict = defaultdict(lambda: defaultdict(list))
         self.seeds: dict = defaultdict(set)
+        self.heads_total: dict = defaultdict(set)
+        self.data_names: dict = defaultdict(set)  # context -> the data configs it read
         self.metric: dict = {}
         self.targets: dict = defaultdict(list)  # (context, setting, source) -> target langs
         self.job_context: dict = {}  # job label -> its context
@@ -70,7 +72,10 @@ class Series:
                 continue
             values[line][r["k"]].append(float(r["score"]))
             self.seeds[context].add(r["seed"])
+            if isinstance(r.get("heads_total"), int):
+                self.heads_total[context].add(r["heads_total"])
             self.metric[context] = r["metric"]
+            self.data_names[context].add(r["data"])
             langs = self.targets[(context, r["setting"], r["source"])]
             if r["role"] == "target" and r["lang"] not in langs:
                 langs.append(r["lang"])
@@ -101,10 +106,13 @@ class Series:
         """A ranking method's scores at k > 0."""
         return {k: v for k, v in self.score.get(line, {}).items() if k > 0}
 
+    def unpruned_line(self, line: Line) -> Line:
+        """The unpruned model of the same setting, source, split and language."""
+        return Line(line.context, line.setting, line.source, "", "", "final", line.split, line.lang)
+
     def unpruned(self, line: Line) -> float | None:
         """The k = 0 score of the same setting, source, split and language."""
-        base = Line(line.context, line.setting, line.source, "", "", "final", line.split, line.lang)
-        return self.score.get(base, {}).get(0)
+        return self.score.get(self.unpruned_line(line), {}).get(0)
 
     def seed_note(self, context: Context) -> str:
         seeds = sorted(self.seeds.get(context, ()), key=str)

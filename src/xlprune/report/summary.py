@@ -41,6 +41,15 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def warnings(rows: list[dict]) -> list[str]:
+    """The jobs' own warnings (a model at chance level), one line each, with the job."""
+    return [
+        f"warning: {Path(r['path']).parent.name}: {line}"
+        for r in rows
+        for line in r.get("warnings") or []
+    ]
+
+
 def fine_tune_count(rows: list[dict]) -> str:
     """What the sweep trained: the jobs' own fine-tunes and the ranking fine-tunes, not
     counting jobs resumed from earlier runs."""
@@ -63,6 +72,8 @@ class SweepSummary(Callback):
         rows = collect(sweep_dir)
         print(f"\n{len(rows)} job results under {sweep_dir}\n{table(rows)}", flush=True)
         print(fine_tune_count(rows), flush=True)
+        for line in warnings(rows):
+            print(line, flush=True)
         try:
             from xlprune.report.build import build_report
 

@@ -1,16 +1,17 @@
 """A report table as data (typed cells keep the raw numbers) and its renderings: Markdown,
-LaTeX, HTML and CSV. Scores show x100 like the paper; the CSV keeps the raw values."""
+LaTeX, HTML and CSV. Scores are 0-1 everywhere (terminal, files, page, W&B), shown with
+four decimals: the precision of the paper's x100 numbers with two."""
 
 import html
 from dataclasses import dataclass, field
 
 
 class Score(float):
-    """A metric value in [0, 1], shown x100."""
+    """A metric value in [0, 1]."""
 
 
 class Delta(float):
-    """A difference of two scores, shown x100 with a sign."""
+    """A difference of two scores, shown with a sign."""
 
 
 class Heads(float):
@@ -21,9 +22,9 @@ def text(cell) -> str:
     if cell is None:
         return "-"
     if isinstance(cell, Delta):
-        return f"{100 * cell:+.2f}"
+        return f"{cell:+.4f}"
     if isinstance(cell, Score):
-        return f"{100 * cell:.2f}"
+        return f"{cell:.4f}"
     if isinstance(cell, Heads):
         return f"{cell:.0f}" if float(cell).is_integer() else f"{cell:.1f}"
     if isinstance(cell, float):
@@ -117,7 +118,7 @@ def html_table(table: Table) -> str:
 
 
 def long_rows(tables: list[Table]) -> tuple[list[str], list[list]]:
-    """Every number of every table, one row each, raw (not x100): table, its title, the row's
+    """Every number of every table, one row each, raw (full precision): table, its title, the row's
     labels joined by ' / ', the column, the value."""
     header = ["table", "title", "row", "column", "value"]
     rows = []
