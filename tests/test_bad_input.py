@@ -351,6 +351,52 @@ MULTIATIS_HEADER = "id\tutterance\tslot_labels\tintent\n"
 CASES = [
     # ------------------------------------------------------------------------- data files
     Case(
+        "data_cr_only_line_endings",
+        "data",
+        data_case("xtreme", {"dev-de.tsv": "Anna\tB-PER\rschläft\tO\r\rBob\tB-PER\r" * 500}),
+        ("dev-de.tsv:1:", "CR only", "convert them to LF"),
+        "a file's lines end in CR only (old Mac) -> file:line, named; convert the line ends to LF",
+    ),
+    Case(
+        "data_label_line_too_long",
+        "data",
+        data_case("xtreme", {"dev-de.tsv": "Anna\t" + "X" * 5000 + "\n"}),
+        (
+            "dev-de.tsv:1:",
+            "unknown label 'XXXXXXXXXXXXXXXXXXXX...XXXXXXXXXXXXXXXXXXXX'",
+            "correct the label",
+        ),
+        "a huge bad value in a file -> the error line is cut to 300 characters, keeping file:line",
+    ),
+    Case(
+        "data_no_training_sentence_left",
+        "data",
+        data_case("xtreme", {"train-en.tsv": "Anna\tB-PER\n"}, "data.pattern.dev=null"),
+        ("no training sentence left for 'en'", "data.pattern.dev"),
+        "the dev carve leaves no training sentence -> give more training data or a dev file",
+    ),
+    Case(
+        "data_ner_training_only_o",
+        "data",
+        data_case("xtreme", {"train-en.tsv": "Anna\tO\nschläft\tO\n\nBob\tO\n"}),
+        ("'en' training data has no entity label, only O",),
+        "NER/SF training data with only O labels -> refused before training; check the labels",
+    ),
+    Case(
+        "data_pos_training_one_tag",
+        "data",
+        data_case("ud", {"en-ud-train.conllu": _ud([(["Anna", "Bob"], ["PROPN", "PROPN"])])}),
+        ("'en' training data has a single label (PROPN)",),
+        "POS training data with a single tag -> refused before training; check the labels",
+    ),
+    Case(
+        "data_test_without_entities",
+        "data",
+        data_case("xtreme", {"test-de.tsv": "Anna\tO\nschläft\tO\n"}),
+        ("'de' test split has no entity", "cannot be measured"),
+        "a NER/SF dev or test split without entities -> refused: entity F1 could only be 0",
+    ),
+    Case(
         "data_xtreme_token_without_label",
         "data",
         data_case("xtreme", {"dev-de.tsv": "Anna\tB-PER\nschläft\n"}),
@@ -501,17 +547,28 @@ CASES = [
         "data_ner_labels_for_pos",
         "data",
         xtreme_case("task=pos", labels="ner"),
-        ("task=pos", "UPOS"),
-        "NER-tagged files given to task=pos -> the labels are not UPOS tags; check data/task",
+        ("train-en.tsv:", "task=pos", "UPOS"),
+        "NER-tagged files given to task=pos -> file:line; the labels are not UPOS tags",
     ),
     Case(
         "data_upos_labels_for_ner",
         "data",
         xtreme_case("task=ner", labels="pos"),
-        ("task=ner", "IOB"),
-        "UPOS-tagged files given to task=ner -> the labels are not IOB; check data/task",
+        ("train-en.tsv:", "task=ner", "IOB"),
+        "UPOS-tagged files given to task=ner -> file:line; the labels are not IOB",
     ),
     # -------------------------------------------------------------------------- overrides
+    Case(
+        "override_braces_unquoted",
+        "override",
+        args("data=xtreme", "data.root=/tmp", "data.pattern.train=train-{lang}.tsv"),
+        (
+            "data.pattern.train=train-{lang}.tsv:",
+            "quote the value",
+            """'data.pattern.train="train-{lang}.tsv"'""",
+        ),
+        "an override with unquoted braces -> names it and shows the quoting that works",
+    ),
     Case(
         "override_unknown_model",
         "override",
@@ -1064,6 +1121,7 @@ def test_bad_input_fails_in_one_line(case, outcomes):
     assert last.startswith("xlprune: error:"), f"last stderr line is not the error:\n{tail}"
     assert "Traceback" not in got.stderr, tail
     assert len(error_lines(got.stderr)) == 1, tail
+    assert len(last) <= len("xlprune: error: ") + 300, f"{len(last)} characters: {last[:200]}"
     for needle in case.needles:
         needle = needle.replace("{dir}", got.directory)
         assert needle in last, f"{needle!r} not in the error line:\n{last}"

@@ -72,7 +72,7 @@ def check_command(argv: list[str]) -> None:
                 f"{key}: no such key in the config; check its spelling (python -m xlprune "
                 f"--cfg job shows every key), or add a new one with +{key}=..."
             ) from None
-        raise XlpruneError(" ".join(message)) from None
+        raise XlpruneError(unparsable(args) or " ".join(message)) from None
     finally:
         GlobalHydra.instance().clear()
     if sweeps and not multirun_asked(flags, cfg):
@@ -171,6 +171,26 @@ def first_job(argv: list[str]) -> tuple[list[str], dict, dict]:
     return first, {**own, **swept}, replaced
 
 
+def unparsable(args: list[str]) -> str | None:
+    """The override Hydra's grammar rejects, named, with the quoting that works for it:
+    braces and other specials must sit inside quotes, which the shell needs quoted again."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for arg in args:
+        try:
+            parser.parse_overrides([arg])
+        except Exception as err:  # noqa: BLE001 - Hydra's grammar errors vary in type
+            key, _, value = arg.partition("=")
+            reason = one_line(str(err))
+            if any(c in value for c in "{}$"):
+                fix = f"quote the value for Hydra and the shell: '{key}=\"{value}\"'"
+            else:
+                fix = "check the brackets and commas of the value"
+            return f"{arg}: Hydra cannot read this override ({reason}); {fix}"
+    return None
+
+
 def multirun_asked(flags: list[str], cfg) -> bool:
     return bool(flags) or str(cfg.hydra.get("mode")) == "RunMode.MULTIRUN"
 
@@ -231,17 +251,42 @@ def fail(message: str) -> None:
 
 
 def cli() -> None:
-    from xlprune.secrets import redact_logs, remember_command_line
+    from xlprune import signals, threads
 
-    remember_command_line(sys.argv[1:])
-    redact_logs()
+    threads.prepare_environment()  # OpenMP reads OMP_WAIT_POLICY when torch is imported
+    signals.install()  # SIGTERM / SIGINT: end the job (or sweep) in one line, 143 / 130
     try:
-        check_group_choices(sys.argv[1:])
-        check_command(sys.argv[1:])
-        sys.argv[1:] = show_one_cell(sys.argv[1:])
-    except XlpruneError as err:
-        fail(str(err))
-    main()
+        from xlprune.secrets import redact_logs, remember_command_line
+
+        remember_command_line(sys.argv[1:])
+        redact_logs()
+        try:
+            check_group_choices(sys.argv[1:])
+            check_command(sys.argv[1:])
+            sys.argv[1:] = show_one_cell(sys.argv[1:])
+        except XlpruneError as err:
+            fail(str(err))
+        with signals.phase("sweep" if any(a in ("-m", "--multirun") for a in sys.argv) else "job"):
+            main()
+    except signals.Interrupted as stop:
+        interrupted(stop)
+
+
+def interrupted(stop) -> None:
+    """The one line for a job (or sweep) stopped by a signal, and the shell's exit status
+    for that signal (143 SIGTERM, 130 SIGINT)."""
+    import atexit
+    import logging
+    import os
+
+    logging.shutdown()  # the job's log file gets what was logged before the signal
+    print(f"xlprune: error: {stop.message()}", file=sys.stderr, flush=True)
+    # the job's own cleanup ran on the way here (finally blocks, loggers, temporary store
+    # folders); exit handlers too, but not the interpreter's teardown of torch (seconds)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(stop.exit_code)
 
 
 if __name__ == "__main__":

@@ -165,10 +165,39 @@ def check_room(out_dir: str | Path, out_key: str, cfg: DictConfig) -> None:
     """The output and cache directories are writable and have `min_free_gb` free."""
     for path, key in ((out_dir, out_key), (cfg.cache_dir, "cache_dir")):
         check_space(check_writable(path, key), key, cfg.get("min_free_gb", 1.0), path)
+    cache = Path(str(cfg.cache_dir)).expanduser()
+    if cache.is_dir():  # the store writes into its kinds' folders, not the root
+        for kind in sorted(p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                with tempfile.TemporaryFile(dir=kind):
+                    pass
+            except OSError as err:
+                raise XlpruneError(
+                    f"cache_dir={cache}: its folder {kind.name}/ is not writable "
+                    f"({err.strerror or err}); make it writable (chmod -R u+w {kind}) or give "
+                    "another cache_dir"
+                ) from None
 
 
 def check_job(cfg: DictConfig, out_dir: str | Path, out_key: str = "hydra.run.dir") -> None:
     """Everything above, for one job's config."""
+    once_each(cfg)
     check_targets(OmegaConf.to_container(cfg, resolve=False))
     check_values(cfg)
     check_room(out_dir, out_key, cfg)
+
+
+def once_each(cfg: DictConfig) -> None:
+    """A language given twice in `source` or `targets` is scored once, with a warning (it
+    would otherwise be trained or reported twice)."""
+    import logging
+
+    for key in ("source", "targets"):
+        langs = list(cfg.get(key) or [])
+        unique = list(dict.fromkeys(langs))
+        if len(unique) < len(langs):
+            twice = sorted({g for g in langs if langs.count(g) > 1})
+            logging.getLogger(__name__).warning(
+                "%s=%s: %s given more than once; each is used once: %s", key, langs, twice, unique
+            )
+            cfg[key] = unique

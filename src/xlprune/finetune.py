@@ -83,7 +83,12 @@ def fine_tune(job: Job, train_langs, eval_langs, remove=(), logger=False, callba
         tagger = Tagger(model, job.labels, cfg.task.metric, **cfg.optim)
     except NotImplementedError as err:  # an architecture the heads registry lacks
         raise XlpruneError(str(err)) from None
-    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks(dm) if callbacks else [])
+    from xlprune.faults import callbacks as fault_points
+    from xlprune.signals import no_requeue, trainer_call
+
+    own = callbacks(dm) if callbacks else []
+    trainer = instantiate(cfg.trainer, logger=logger, callbacks=[*own, *fault_points()])
+    no_requeue(trainer)  # a signal stops the job; xlprune resumes from its store
     import torch.utils.deterministic
 
     # deterministic mode also fills every new tensor; results do not depend on it (~1 %)
@@ -98,13 +103,20 @@ def fine_tune(job: Job, train_langs, eval_langs, remove=(), logger=False, callba
     plural = "s" if epochs != 1 else ""
     log.info("fine-tune: %s epoch%s on %s%s", epochs, plural, "+".join(train_langs), gone)
     with timed(job.timing, "fit"):
-        trainer.fit(tagger, train_dataloaders=dm.train_dataloader(), val_dataloaders=val)
+        trainer_call(
+            trainer,
+            trainer.fit,
+            tagger,
+            train_dataloaders=dm.train_dataloader(),
+            val_dataloaders=val,
+        )
     return tagger, trainer, dm
 
 
 def evaluate(job: Job, tagger, trainer, dm, eval_langs) -> dict:
     """Dev and test scores of a fine-tuned model, per evaluated language."""
     from xlprune.run import timed
+    from xlprune.signals import trainer_call
 
     metrics = {}
     log.info("evaluate: dev and test on %s", ", ".join(eval_langs))
@@ -116,7 +128,7 @@ def evaluate(job: Job, tagger, trainer, dm, eval_langs) -> dict:
         tagger.prepare_eval(split, eval_langs, {g: dm.gold(split, g) for g in eval_langs})
         run_eval = trainer.validate if split == "dev" else trainer.test
         with timed(job.timing, split):
-            run_eval(tagger, dataloaders=loaders(), verbose=False)
+            trainer_call(trainer, run_eval, tagger, dataloaders=loaders(), verbose=False)
         metrics[split] = tagger.scores[split]
     return metrics
 

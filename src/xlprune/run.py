@@ -44,8 +44,12 @@ def plan_fine_tunes(setting: str, source: list[str], targets: list[str]) -> list
 
 @contextmanager
 def timed(timing: dict, phase: str):
+    """Time a phase (into `timing`); a signal inside it names it (xlprune.signals)."""
+    from xlprune.signals import phase as named
+
     start = time.perf_counter()
-    yield
+    with named(phase):
+        yield
     timing[phase] = round(timing.get(phase, 0.0) + time.perf_counter() - start, 3)
 
 
@@ -55,6 +59,10 @@ def quiet_lightning() -> None:
     import warnings
 
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    # "Received SIGTERM": the job's own line says what a signal stopped (xlprune.signals)
+    logging.getLogger("pytorch_lightning.trainer.connectors.signal_connector").setLevel(
+        logging.WARNING
+    )
     for message in (
         ".*no `val_dataloader`.*",
         ".*LeafSpec.*",
@@ -104,27 +112,20 @@ def input_fingerprint(cfg: DictConfig, data) -> str:
 def local_workers() -> int | None:
     """How many jobs the launcher runs side by side on this machine (hydra/launcher=joblib),
     or None for one after another."""
-    import os
-
     from hydra.core.hydra_config import HydraConfig
 
+    from xlprune import threads
+
     launcher = HydraConfig.get().launcher
-    workers = launcher.get("n_jobs") if "n_jobs" in launcher else None
-    if workers is None:
-        return None
-    return workers if workers > 0 else os.cpu_count() or 1
+    return threads.workers_for(launcher.get("n_jobs") if "n_jobs" in launcher else None)
 
 
 def share_threads(workers: int | None) -> None:
-    """With parallel local workers, divide the cores among them instead of letting every
-    worker's torch take them all."""
-    if workers is None:
-        return
-    import os
+    """torch's threads: the CPUs this job was given (affinity, SLURM_CPUS_PER_TASK, a cgroup
+    quota), divided among parallel local workers; logged by xlprune.threads."""
+    from xlprune import threads
 
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    threads.apply(workers)
 
 
 def side_by_side(workers: int | None) -> bool:
@@ -199,12 +200,20 @@ def finished_result(cfg: DictConfig, store, key: str) -> dict | None:
 
 
 def run(cfg: DictConfig) -> dict:
+    from xlprune.signals import phase
+
+    with phase("job"):  # a signal between named phases: "during the job"
+        return run_job(cfg)
+
+
+def run_job(cfg: DictConfig) -> dict:
     from hydra.utils import instantiate
 
     from xlprune.data.corpus import make_source
     from xlprune.loggers import close_logger, finish_logger, logger_record, make_logger
     from xlprune.results import FILENAME, versions, write_json_atomic
     from xlprune.secrets import redact
+    from xlprune.signals import Interrupted, phase
     from xlprune.store import Store
 
     out_dir = start(cfg)
@@ -267,10 +276,15 @@ def run(cfg: DictConfig) -> dict:
             "store": {"built": list(store.built), "repaired": list(store.repaired)},
             "versions": versions(),
         }
-        finish_logger(logger, cfg, results, ranking=ranking)
-        results = redact(dict(results, logger=logger_record(logger)))
-        write_json_atomic(out_dir / FILENAME, results)
-        store.build_once("results", key, lambda d: write_json_atomic(d / FILENAME, results))
+        with phase("results"):
+            finish_logger(logger, cfg, results, ranking=ranking)
+            results = redact(dict(results, logger=logger_record(logger)))
+            try:
+                write_json_atomic(out_dir / FILENAME, results)
+                store.build_once("results", key, lambda d: write_json_atomic(d / FILENAME, results))
+            except Interrupted:  # an interrupted job leaves no results.json (a rerun copies
+                (out_dir / FILENAME).unlink(missing_ok=True)  # the stored one, if any)
+                raise
     finally:
         close_logger(logger)
     log.info("scores: %s", score_line(results))

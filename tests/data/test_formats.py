@@ -315,3 +315,17 @@ def test_data_configs_name_a_reader_and_a_file_per_split(name, dev):
     assert OmegaConf.is_missing(cfg, "root")
     assert set(cfg.pattern) == {"train", "dev", "test"}
     assert cfg.pattern.dev.format(lang="de", LANG="DE") == dev
+
+
+@pytest.mark.parametrize("fmt", ["xtreme", "conll"])
+def test_a_sentence_of_thousands_of_words_warns_where(tmp_path, fmt, caplog):
+    """A file without its blank lines is one huge 'sentence': read, but warned about."""
+    from xlprune.data.formats.common import LONG_SENTENCE
+
+    lines = ["a\tO\n" if fmt == "xtreme" else "a X O\n"] * (LONG_SENTENCE + 1)
+    short = "b\tO\n\n" if fmt == "xtreme" else "b X O\n\n"
+    sentences = read(fmt, tmp_path, short + "".join(lines), name="long.txt")
+    assert [len(w) for w, _ in sentences] == [1, LONG_SENTENCE + 1]
+    (warning,) = [r.getMessage() for r in caplog.records if "sentence of" in r.getMessage()]
+    assert f"long.txt:3: a sentence of {LONG_SENTENCE + 1} words" in warning
+    assert "blank lines between sentences missing" in warning

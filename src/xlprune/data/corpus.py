@@ -97,11 +97,69 @@ def load_corpus(cfg, source, langs: list[str], fraction_langs: list[str]) -> Cor
             notes.setdefault("max_train", {})[lang] = {"kept": cap, "of": len(loaded["train"])}
             loaded["train"] = loaded["train"][:cap]
         for split in SPLITS:
-            check_scheme(loaded[split], task, lang, split, data_cfg.name)
+            where = lambda label, lang=lang, split=split: label_line(source, lang, split, label)  # noqa: E731
+            check_scheme(loaded[split], task, lang, split, data_cfg.name, where)
             splits[split][lang] = clean(
                 loaded[split], task.get("scheme", "iob2"), task.get("collapse", False)
             )
+    trained = list(cfg.source) + (list(cfg.targets) if cfg.setting.name == "multi" else [])
+    check_usable(splits, task, [g for g in dict.fromkeys(trained) if g in langs], data_cfg.name)
     collapse = task.get("collapse", False)
     known = {collapse_ner(x) if collapse else x for x in source.labels(task.name)}
     notes["sizes"] = {s: {g: len(v) for g, v in splits[s].items()} for s in SPLITS}
     return Corpus(splits, vocabulary(splits, known), notes)
+
+
+def check_usable(splits: dict, task, trained: list[str], data: str) -> None:
+    """Refuse, before any training, data a job cannot learn from or be scored on: no
+    training sentence left, nothing to learn (no entity label; a single POS tag), or a dev
+    or test split with nothing to score. Each in one line that says what to change."""
+    entity = task.get("metric") == "entity_f1"
+    for lang in trained:
+        train = splits["train"][lang]
+        if not train:
+            raise XlpruneError(
+                f"data={data}: no training sentence left for '{lang}' after the dev carve "
+                "(data.dev_fraction), data.train_fraction and data.max_train; give more "
+                "training sentences or a dev split of its own (data.pattern.dev)"
+            )
+        labels = {label for _, tags in train for label in tags}
+        if entity and labels <= {"O"}:
+            raise XlpruneError(
+                f"data={data}: the '{lang}' training data has no entity label, only O: "
+                f"nothing for task={task.name} to learn; check the files' label column"
+            )
+        if not entity and len(labels) < 2:
+            raise XlpruneError(
+                f"data={data}: the '{lang}' training data has a single label "
+                f"({', '.join(sorted(labels))}): nothing for task={task.name} to learn; check "
+                "the files' label column"
+            )
+    for split in ("dev", "test"):
+        for lang, sentences in splits[split].items():
+            if not any(words for words, _ in sentences):
+                raise XlpruneError(
+                    f"data={data}: the '{lang}' {split} split has no word to score; give "
+                    f"a {split} file with sentences (data.pattern.{split})"
+                )
+            if entity and not any(t != "O" for _, tags in sentences for t in tags):
+                raise XlpruneError(
+                    f"data={data}: the '{lang}' {split} split has no entity, so entity F1 "
+                    f"cannot be measured (it is 0 whatever the model does); give {split} "
+                    "data with entities"
+                )
+
+
+def label_line(source, lang: str, split: str, label: str) -> str | None:
+    """'file:line' of the first line of a file source whose fields include `label`; None
+    for sources without files (the hub, the embedded corpus) or when it is not found."""
+    from xlprune.data.formats.common import numbered_lines
+
+    try:
+        path = source.path(lang, split)
+        for number, line in numbered_lines(path):
+            if label in line.replace("\t", " ").split(" "):
+                return f"{path}:{number}"
+    except (AttributeError, OSError, XlpruneError):
+        return None
+    return None

@@ -21,24 +21,27 @@ def collapse_ner(label: str) -> str:
     return f"{prefix}-{kind if kind in PAPER_NER_TYPES else 'MISC'}"
 
 
-def check_scheme(sentences, task, lang: str, split: str, data: str) -> None:
+def check_scheme(sentences, task, lang: str, split: str, data: str, where=None) -> None:
     """The labels are the task's kind: IOB tags for NER and slots, UPOS tags for POS. Files
     of the other task read fine (both shapes are valid labels), then train on nonsense or
-    fail in the scorer; this stops them first."""
+    fail in the scorer; this stops them first. `where(label)`: 'file:line' of a label in
+    the split's file, when it comes from one."""
     from xlprune.data.formats.common import _IOB, UPOS
 
     scheme = task.get("scheme", "iob2")
     for _, labels in sentences:
         for label in labels:
             if scheme == "iob2" and not _IOB.fullmatch(label):
+                at = f"{found}: " if where and (found := where(label)) else ""
                 raise XlpruneError(
-                    f"task={task.name}: label {label!r} in the {lang} {split} data (data={data}) "
+                    f"{at}task={task.name}: label {label!r} in the {lang} {split} data (data={data}) "
                     "is not an IOB tag (O, B-X, I-X); POS-tagged files need task=pos, or give "
                     "NER / slot files"
                 )
             if scheme == "upos" and label not in UPOS:
+                at = f"{found}: " if where and (found := where(label)) else ""
                 raise XlpruneError(
-                    f"task={task.name}: label {label!r} in the {lang} {split} data (data={data}) "
+                    f"{at}task={task.name}: label {label!r} in the {lang} {split} data (data={data}) "
                     "is not a UPOS tag; IOB-tagged files need task=ner or task=sf, or give "
                     "POS files"
                 )

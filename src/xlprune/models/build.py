@@ -131,9 +131,10 @@ class PretrainedSpec:
 
         try:
             model = load_pruned(where, attn_implementation=self.attn_implementation)
-        except ValueError as err:
+        except ValueError as err:  # its message starts with the folder: said once
+            problem = str(err).removeprefix(f"{where}: ")
             raise XlpruneError(
-                f"model.name_or_path={where}: {err} (re-run the job that saved it)"
+                f"model.name_or_path={where}: {problem} (re-run the job that saved it)"
             ) from None
         saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
         if saved != list(labels):

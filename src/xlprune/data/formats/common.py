@@ -1,13 +1,16 @@
 """Shared by the readers: decode a file line by line with errors that say where, and the
 label and token checks every format applies the same way."""
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from xlprune.errors import XlpruneError
 
+log = logging.getLogger(__name__)
 Sentence = tuple[list[str], list[str]]
+LONG_SENTENCE = 10_000  # words; real sentences stay far below, a file without blank lines does not
 
 # The 17 universal part-of-speech tags of Universal Dependencies v2.
 UPOS = frozenset(
@@ -46,6 +49,11 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
         for number, raw in enumerate(fh, start=1):
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
+            if b"\r" in raw.rstrip(b"\r\n"):  # CR inside a line: CR-only line ends
+                raise XlpruneError(
+                    f"{path}:{number}: the lines end in CR only (old Mac line endings), so the "
+                    "file reads as one line; convert them to LF, e.g. tr '\\r' '\\n' < in > out"
+                )
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
@@ -64,12 +72,28 @@ def token_lines(path: Path, comments: bool = True) -> Iterator[list[tuple[int, s
         line = line.rstrip()
         if not line:
             if block:
+                warn_if_long(path, block[0][0], len(block))
                 yield block
                 block = []
         elif not (comments and line.startswith("#")):
             block.append((number, line))
     if block:
+        warn_if_long(path, block[0][0], len(block))
         yield block
+
+
+def warn_if_long(path: Path, first_line: int, words: int) -> None:
+    """A 'sentence' of thousands of words is almost always a file whose blank lines (the
+    sentence breaks) are missing: it is read and windowed, but say so, with where."""
+    if words > LONG_SENTENCE:
+        log.warning(
+            "%s:%d: a sentence of %d words (more than %d); are the blank lines between "
+            "sentences missing?",
+            path,
+            first_line,
+            words,
+            LONG_SENTENCE,
+        )
 
 
 def require_sentences(path: Path, sentences: list[Sentence]) -> list[Sentence]:

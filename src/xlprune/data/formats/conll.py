@@ -9,6 +9,7 @@ from xlprune.data.formats.common import (
     iob2,
     numbered_lines,
     require_sentences,
+    warn_if_long,
     word,
 )
 from xlprune.errors import XlpruneError
@@ -20,10 +21,12 @@ def read_conll(path: str | Path) -> list[Sentence]:
     words: list[str] = []
     labels: list[str] = []
     columns = 0  # every token line of a file has as many columns as the first one
+    first = 0  # the line the sentence being read starts on
 
     def flush() -> None:
-        nonlocal words, labels
+        nonlocal words, labels, first
         if words:
+            warn_if_long(path, first, len(words))
             # CoNLL-2003 is IOB1 (I-X may open a span); the rest of the project reads IOB2.
             sentences.append((words, iob2(labels)))
             words, labels = [], []
@@ -48,6 +51,7 @@ def read_conll(path: str | Path) -> list[Sentence]:
                 f"{path}:{number}: {len(fields)} columns where the file's first token line "
                 f"has {columns}; a token with a space or a missing column? fix the line"
             )
+        first = number if not words else first
         words.append(word(path, number, fields[0]))
         labels.append(check_label(path, number, fields[-1]))
     flush()
