@@ -77,7 +77,7 @@ def payload(series: Series, sets: list[CurveSet]) -> dict:
                 "title": ctx.title(),
                 "metric": curve_set.metric,
                 "metricName": metric_name(curve_set.metric),
-                "kLabel": k_label(curve_set),
+                "kLabel": curves.k_label(curve_set),
                 "seeds": series.seed_note(ctx),
                 "langs": langs,
                 "labels": sorted({c.label for c in curve_set.curves}),
@@ -110,13 +110,8 @@ def payload(series: Series, sets: list[CurveSet]) -> dict:
 
 
 def metric_name(metric: str) -> str:
-    names = getattr(curves, "METRIC_NAMES", {})
-    return names.get(metric, metric.replace("_", " "))
-
-
-def k_label(curve_set: CurveSet) -> str:
-    total = "/".join(map(str, getattr(curve_set, "heads_total", None) or []))
-    return f"heads removed (of {total})" if total else "heads removed"
+    """The metric as the static figures name it (curves.score_label without the scale)."""
+    return curves.METRIC_NAMES.get(metric, metric.replace("_", " "))
 
 
 def curve_lines(series: Series, curve_set: CurveSet) -> dict[tuple[str, str], Line]:
