@@ -51,7 +51,5 @@ def test_demo_experiment_runs_as_a_multirun(tmp_path):
     assert "fine-tunes run: 56 (48 by the jobs, 8 to rank heads)" in done.stdout
     assert "[xlprune] sweep: 48 jobs, 48 fine-tunes and at most 8 ranking" in done.stdout
     # two jobs side by side: progress counts the finished jobs on disk, so it ends at 0 left
-    progress = re.findall(
-        r"\[xlprune\] job \d+ of 48 completed in .*?, about [\d:]+ left", done.stdout
-    )
+    progress = re.findall(r"\[xlprune\] job \d+ of 48 done in .*?, about [\d:]+ left", done.stdout)
     assert len(progress) == 48 and progress[-1].endswith("about 0:00:00 left"), progress[-3:]

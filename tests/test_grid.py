@@ -74,8 +74,8 @@ def test_gpu_and_ddp_trainers_compose(tmp_path):
 
 
 def test_slurm_launcher_writes_a_job_script_with_the_resources(tmp_path):
-    """No cluster here: the composed launcher's resources go through submitit's own sbatch
-    writer, as the launcher's executor does on a cluster."""
+    """The composed launcher's resources go through submitit's own sbatch writer, as the
+    launcher's executor does (tests/slurm submits real ones to a local cluster)."""
     from submitit.slurm.slurm import _make_sbatch_string
 
     cfg = compose(
@@ -84,6 +84,8 @@ def test_slurm_launcher_writes_a_job_script_with_the_resources(tmp_path):
             "hydra.launcher.partition=gpu-a100",
             "hydra.launcher.gpus_per_node=2",
             "hydra.launcher.timeout_min=600",
+            "hydra.launcher.cpus_per_task=8",
+            "hydra.launcher.mem_gb=32",
             "trainer=gpu",
         ],
         tmp_path,

@@ -2,12 +2,13 @@
 level so `--help` and config composition stay fast."""
 
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
-from xlprune.errors import XlpruneError, one_line
+from xlprune.errors import XlpruneError, fail, one_line
 from xlprune.paths import config_dir
 
 CONFIG_DIR = str(config_dir())
@@ -96,6 +97,14 @@ def check_command(argv: list[str]) -> None:
             check_values(one)
     key = "hydra.sweep.dir" if multirun_asked(flags, cfg) else "hydra.run.dir"
     check_room(OmegaConf.select(cfg, key), key, cfg)
+    if multirun_asked(flags, cfg):
+        from xlprune.sweep.slurm import check_cluster
+
+        check_cluster(cfg)  # hydra/launcher=slurm: the cluster can take the jobs
+    else:  # a sweep's jobs are checked together by its plan (sweep/plan.py)
+        from xlprune import hub
+
+        hub.check_sweep([cfg])  # models and datasets on the hub, before anything reads it
 
 
 CFG_FLAGS = ("--cfg", "-c")
@@ -197,37 +206,71 @@ def multirun_asked(flags: list[str], cfg) -> bool:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from xlprune.results import FAILED
+
+    out_dir = HydraConfig.get().runtime.output_dir
+    in_sweep = getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
+    if in_sweep:
+        (Path(out_dir) / FAILED).unlink(missing_ok=True)  # a rerun into the same folder
+    try:
+        job(cfg)
+    except JobFailed as failed:
+        if not in_sweep:
+            fail(failed.message)
+        # a sweep goes on: this job's one line now, its record for the sweep's end
+        from xlprune.results import write_failure
+        from xlprune.secrets import redact_text
+
+        message = redact_text(one_line(failed.message))
+        print(f"xlprune: error: {message}", file=sys.stderr, flush=True)
+        write_failure(out_dir, message, failed.kind)
+
+
+class JobFailed(Exception):
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.message, self.kind = message, kind
+
+
+def job(cfg: DictConfig) -> None:
+    """Run one job; what ends it early becomes a JobFailed with its one-line reason."""
     from xlprune.run import run
 
     try:
         run(cfg)
     except XlpruneError as err:
-        fail(str(err))
+        raise JobFailed(str(err), "bad input") from None
     except MissingMandatoryValue as err:
         hint = cfg.data.get("hint") if "data" in cfg else None
-        fail(
+        raise JobFailed(
             f"{err.full_key}: no value given; set it on the command line ({err.full_key}=...)"
-            + (f". {hint}" if hint and str(err.full_key).startswith("data.") else "")
-        )
+            + (f". {hint}" if hint and str(err.full_key).startswith("data.") else ""),
+            "bad input",
+        ) from None
     except Exception as err:
         if disk_full(err):
-            fail(
+            raise JobFailed(
                 f"no space left on the device while writing ({one_line(err)[:200]}); free "
                 "space and run the same command again (finished jobs are kept); a higher "
-                "min_free_gb stops jobs before they start instead"
-            )
+                "min_free_gb stops jobs before they start instead",
+                "disk full",
+            ) from None
         cause = err.__cause__  # Hydra's instantiate wraps what a constructor raised
         while cause is not None and not isinstance(cause, XlpruneError):
             cause = cause.__cause__
         if cause is not None:
-            fail(str(cause))
+            raise JobFailed(str(cause), "bad input") from None
         import traceback
 
         from xlprune.secrets import redact_text
 
         # printed here, masked, rather than by Hydra (its message repeats every override)
         sys.stderr.write(redact_text("".join(traceback.format_exception(err))))
-        fail(f"unexpected {type(err).__name__} (the traceback above): {err}")
+        raise JobFailed(
+            f"unexpected {type(err).__name__} (the traceback above): {err}", "crash"
+        ) from None
 
 
 def disk_full(err: BaseException | None) -> bool:
@@ -241,13 +284,6 @@ def disk_full(err: BaseException | None) -> bool:
             return True
         err = err.__cause__ or err.__context__
     return False
-
-
-def fail(message: str) -> None:
-    from xlprune.secrets import redact_text
-
-    print(f"xlprune: error: {redact_text(one_line(message))}", file=sys.stderr)
-    sys.exit(2)
 
 
 def cli() -> None:
@@ -266,10 +302,26 @@ def cli() -> None:
             sys.argv[1:] = show_one_cell(sys.argv[1:])
         except XlpruneError as err:
             fail(str(err))
-        with signals.phase("sweep" if any(a in ("-m", "--multirun") for a in sys.argv) else "job"):
+        sweep = any(a in ("-m", "--multirun") for a in sys.argv)
+        with signals.phase("sweep" if sweep else "job"):
             main()
+        if sweep:
+            sweep_failed()
     except signals.Interrupted as stop:
         interrupted(stop)
+
+
+def sweep_failed() -> None:
+    """A sweep whose jobs did not all finish exits 1, after its report, in one line."""
+    from xlprune.sweep.summary import unfinished_jobs
+
+    if unfinished_jobs:
+        fail(
+            f"{len(unfinished_jobs)} job(s) of the sweep did not finish (listed above and in "
+            "the report); fix what they say and run the same command again: finished jobs are "
+            "reused, only these run",
+            code=1,
+        )
 
 
 def interrupted(stop) -> None:

@@ -21,9 +21,9 @@ ALLOWED_TARGETS = frozenset(
         "xlprune.models.build.PretrainedSpec",
         "xlprune.models.build.TinySpec",
         "xlprune.models.build.E5Spec",
-        "xlprune.report.plan.SweepPlan",
-        "xlprune.report.progress.SweepProgress",
-        "xlprune.report.summary.SweepSummary",
+        "xlprune.sweep.plan.SweepPlan",
+        "xlprune.sweep.progress.SweepProgress",
+        "xlprune.sweep.summary.SweepSummary",
         "pytorch_lightning.Trainer",
         "lightning.pytorch.Trainer",
     }

@@ -22,3 +22,13 @@ def one_line(message: str, limit: int = LIMIT) -> str:
         return text
     tail = 2 * limit // 5
     return text[: limit - tail - 5] + " ... " + text[-tail:]
+
+
+def fail(message: str, code: int = 2):
+    """End the command with its one line, `xlprune: error: ...` (credentials masked)."""
+    import sys
+
+    from xlprune.secrets import redact_text
+
+    print(f"xlprune: error: {redact_text(one_line(message))}", file=sys.stderr, flush=True)
+    sys.exit(code)

@@ -50,3 +50,27 @@ def read_results(path: str | Path) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
     return data if all(key in data for key in REQUIRED) else None
+
+
+FAILED = "failed.json"
+
+
+def write_failure(out_dir: str | Path, reason: str, kind: str) -> Path:
+    """A job of a sweep that could not finish says why, beside where its results.json would
+    be, so the sweep goes on and its end (and the report) can name it. `kind`: bad input,
+    crash, cancelled or lost."""
+    import time
+
+    return write_json_atomic(
+        Path(out_dir) / FAILED,
+        {"reason": reason, "kind": kind, "at": time.strftime("%Y-%m-%dT%H:%M:%S")},
+    )
+
+
+def read_failure(job_dir: str | Path) -> dict | None:
+    """The failure record of a job folder, or None (no record, or one that is unreadable)."""
+    try:
+        data = json.loads((Path(job_dir) / FAILED).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and "reason" in data else None

@@ -226,9 +226,8 @@ def run_job(cfg: DictConfig) -> dict:
         return finished
     source, targets = list(cfg.source), list(cfg.targets)
     plan = plan_fine_tunes(cfg.setting.name, source, targets)
+    hub.check_sweep([cfg])  # before the model or data reads the hub's settings
     spec = instantiate(cfg.model)
-    if spec.needs_hub() or getattr(data, "needs_hub", lambda: False)():
-        hub.configure(cfg.hub_offline)
 
     from xlprune.data.corpus import load_corpus
     from xlprune.data.labels import unseen_in_training

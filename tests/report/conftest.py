@@ -8,7 +8,7 @@ import pytest
 from jobs import FAST, cli, run_job
 
 # conf/config.yaml wires the progress callback; this keeps the tests explicit about it.
-PROGRESS = "hydra.callbacks.progress._target_=xlprune.report.progress.SweepProgress"
+PROGRESS = "hydra.callbacks.progress._target_=xlprune.sweep.progress.SweepProgress"
 SMALL = ["data.sizes.dev=48", "data.sizes.test=48"]  # quicker ranking and mask passes
 GRID = [
     "model=tiny_bert",

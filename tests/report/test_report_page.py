@@ -24,7 +24,7 @@ def test_header_names_the_sweep_and_counts_agree_with_its_plan(sweep, tmp_path):
     counts = report.header.counts
     assert (counts.planned, counts.done, counts.unfinished, counts.never_started) == (8, 5, 1, 2)
     html = report.index.read_text()
-    assert "8 jobs planned: 5 done, 1 failed or unfinished, 2 never started." in html
+    assert "8 jobs planned: 5 done, 0 failed, 1 unfinished, 2 never started." in html
     (about,) = report.header.sweeps
     # as given, shell-quoted, Hydra's own overrides included: it runs the same sweep again
     command = about["command"]

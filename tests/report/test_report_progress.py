@@ -5,16 +5,23 @@ import re
 import yaml
 from omegaconf import OmegaConf
 
-from xlprune.report.progress import SweepProgress
-from xlprune.report.summary import SweepSummary
 from xlprune.report.sweep import planned_jobs
+from xlprune.sweep.progress import SweepProgress
+from xlprune.sweep.summary import SweepSummary
 
 
 def test_one_line_per_job_with_total_and_estimate(sweep):
     lines = [line for line in sweep.stdout.splitlines() if line.startswith("[xlprune] job ")]
     assert len(lines) == 8
-    pattern = r"\[xlprune\] job (\d) of 8 completed in \d:\d\d:\d\d; elapsed \d:\d\d:\d\d, about \d:\d\d:\d\d left"
-    assert [int(re.fullmatch(pattern, line).group(1)) for line in lines] == list(range(1, 9))
+    pattern = (
+        r"\[xlprune\] job (\d) of 8 done in \d:\d\d:\d\d; (\d) done, 0 running, (\d) pending, "
+        r"0 failed; elapsed \d:\d\d:\d\d, about \d:\d\d:\d\d left"
+    )
+    found = [re.fullmatch(pattern, line) for line in lines]
+    assert all(found), lines
+    assert [int(m.group(1)) for m in found] == list(range(1, 9))
+    # the counts are the sweep's folder at each job's end: i done, 8 - i pending
+    assert [(int(m.group(2)), int(m.group(3))) for m in found] == [(i, 8 - i) for i in range(1, 9)]
     assert lines[-1].endswith("about 0:00:00 left")
 
 
@@ -79,7 +86,7 @@ def test_callback_modules_import_nothing_heavy():
     import sys
 
     code = (
-        "import sys, xlprune.report.summary, xlprune.report.progress;"
+        "import sys, xlprune.sweep.summary, xlprune.sweep.progress;"
         "print([m for m in ('torch', 'matplotlib', 'wandb', 'pytorch_lightning') if m in sys.modules])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

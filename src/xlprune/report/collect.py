@@ -8,7 +8,7 @@ problem line instead of an error: a partial sweep still gets a report."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprune.results import FILENAME, read_results
+from xlprune.results import FAILED, FILENAME, read_failure, read_results
 
 # Overrides that are columns of their own; any other override that differs between jobs
 # becomes the job's `variant`, so jobs that differ in it are never mixed in one number.
@@ -70,6 +70,7 @@ class Job:
     num: int | None = None
     sweep_dir: Path | None = None
     variant: str = ""
+    failure: dict | None = None  # failed.json: why the sweep could not finish it
 
 
 @dataclass
@@ -101,8 +102,9 @@ def to_plain(node) -> dict | list:
 
 
 def job_dirs(root: Path, skip: Path | None) -> list[Path]:
-    """Directories holding a results.json or Hydra's .hydra/ folder of a job."""
-    found = {p.parent for p in root.rglob(FILENAME)}
+    """Directories holding a results.json, a failure record or Hydra's .hydra/ folder of
+    a job."""
+    found = {p.parent for p in root.rglob(FILENAME)} | {p.parent for p in root.rglob(FAILED)}
     found |= {p.parent for p in root.rglob(".hydra") if p.is_dir()}
     if skip is not None:
         found = {d for d in found if skip not in (d, *d.parents)}
@@ -130,8 +132,11 @@ def read_job(path: Path, label: str) -> tuple[Job, str | None]:
     what = f"{label}" + (f" ({' '.join(job.overrides)})" if job.overrides else "")
     if job.results is not None:
         return job, None
+    job.failure = read_failure(path)
+    if job.failure is not None:
+        return job, f"{what}: failed ({job.failure.get('kind', 'error')}): {job.failure['reason']}"
     if not result_file.exists():
-        return job, f"{what}: no {FILENAME} (failed, interrupted or still running)"
+        return job, f"{what}: no {FILENAME} (interrupted or still running)"
     return job, f"{what}: {FILENAME} is unreadable or incomplete, left out"
 
 

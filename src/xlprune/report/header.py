@@ -1,6 +1,6 @@
 """What a report's first lines say: which sweep this is (the command that started it, its
 experiment and grid, read from each sweep's multirun.yaml) and how many of its planned jobs
-are done, failed or unfinished, or never started, so the counts agree with the plan."""
+are done, failed, unfinished or never started, so the counts agree with the plan."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,14 +11,15 @@ from xlprune.report.collect import Collection, load_yaml
 @dataclass
 class Counts:
     done: int = 0
-    unfinished: int = 0  # a folder without a complete results.json: failed, killed, running
+    failed: int = 0  # a failure record (failed.json): bad input, a crash, cancelled, lost
+    unfinished: int = 0  # a folder without either: killed or still running
     never_started: int = 0
     planned: int = 0
 
     def line(self) -> str:
         return (
-            f"{self.planned} jobs planned: {self.done} done, {self.unfinished} failed or "
-            f"unfinished, {self.never_started} never started."
+            f"{self.planned} jobs planned: {self.done} done, {self.failed} failed, "
+            f"{self.unfinished} unfinished, {self.never_started} never started."
         )
 
 
@@ -48,8 +49,10 @@ def header(found: Collection, dirs: list[Path]) -> Header:
         by_sweep.setdefault(job.sweep_dir, []).append(job)
     for sweep_dir, jobs in by_sweep.items():
         done = sum(j.results is not None for j in jobs)
+        failed = sum(j.results is None and j.failure is not None for j in jobs)
         counts.done += done
-        counts.unfinished += len(jobs) - done
+        counts.failed += failed
+        counts.unfinished += len(jobs) - done - failed
         saved = load_yaml(sweep_dir / "multirun.yaml") if sweep_dir is not None else None
         planned = len(jobs)
         if saved is not None and "hydra" in saved:

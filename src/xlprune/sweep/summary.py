@@ -7,9 +7,13 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from xlprune.results import FILENAME, read_results
+from xlprune.results import FILENAME, read_failure, read_results
 
 log = logging.getLogger(__name__)
+
+# The jobs the last sweep of this process could not finish (one line each): the command
+# exits non-zero when there are any (xlprune.__main__.cli reads it after Hydra returns).
+unfinished_jobs: list[str] = []
 
 
 def collect(sweep_dir: str | Path) -> list[dict]:
@@ -50,6 +54,30 @@ def warnings(rows: list[dict]) -> list[str]:
     ]
 
 
+def not_finished(sweep_dir: Path, planned: list[list[str]] | None) -> list[str]:
+    """The sweep's jobs without a result, one line each with why: a failure record's
+    reason, a folder with neither (killed, or crashed past its handler), or no folder (never
+    started). Run after the sweep, so nothing is still running."""
+    lines = []
+    dirs = {p.name: p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()}
+    nums = range(len(planned)) if planned is not None else sorted(map(int, dirs))
+    for num in nums:
+        job_dir = dirs.get(str(num))
+        what = f"job {num}" + (f" ({' '.join(planned[num])})" if planned else "")
+        if job_dir is None:
+            lines.append(f"{what}: never started")
+        elif read_results(job_dir / FILENAME) is None:
+            failure = read_failure(job_dir)
+            reason = (
+                f"{failure.get('kind', 'failed')}: {failure['reason']}"
+                if failure
+                else f"no {FILENAME} and no failure record (killed, or out of memory); its "
+                f"log: {job_dir}"
+            )
+            lines.append(f"{what}: {reason}")
+    return lines
+
+
 def fine_tune_count(rows: list[dict]) -> str:
     """What the sweep trained: the jobs' own fine-tunes and the ranking fine-tunes, not
     counting jobs resumed from earlier runs."""
@@ -68,12 +96,19 @@ def warn(what: str, err: BaseException) -> None:
 
 class SweepSummary(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
+        from xlprune.report.sweep import planned_jobs
+
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
         rows = collect(sweep_dir)
         print(f"\n{len(rows)} job results under {sweep_dir}\n{table(rows)}", flush=True)
         print(fine_tune_count(rows), flush=True)
         for line in warnings(rows):
             print(line, flush=True)
+        unfinished_jobs[:] = not_finished(sweep_dir, planned_jobs(config.hydra))
+        if unfinished_jobs:
+            print(f"{len(unfinished_jobs)} job(s) did not finish:", flush=True)
+            for line in unfinished_jobs:
+                print(f"  {line}", flush=True)
         try:
             from xlprune.report.build import build_report
 

@@ -1,11 +1,16 @@
 """Before a sweep starts: its size (jobs, fine-tunes, ranking fine-tunes) and a time
-estimate from a short calibration (a few real training steps of the first job's model)."""
+estimate from a short calibration (a few real training steps of the first job's model).
+What it measured (time per fine-tune, the longest job, peak memory) is kept in the sweep's
+folder as .xlprune/plan.json: a cluster launcher sizes its jobs from it."""
 
 import time
+from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
 from xlprune.report.sweep import planned_jobs
+
+PLAN_FILE = ".xlprune/plan.json"
 
 
 def job_configs(config, jobs: list[list[str]]):
@@ -20,7 +25,7 @@ def count(cfgs) -> dict:
     already be stored)."""
     from xlprune.run import plan_fine_tunes
 
-    jobs = fine_tunes = 0
+    jobs = fine_tunes = longest = 0
     rankings, steps = set(), []
     for cfg in cfgs:
         jobs += 1
@@ -29,6 +34,9 @@ def count(cfgs) -> dict:
         trials = cfg.search.max_k + 1 if p.mode == "search" else 1
         fine_tunes += per_job * trials
         needs = (p.count or p.mode == "search") and not p.heads and rk.method != "random"
+        # a job may also run the ranking fine-tunes it needs (one per source language)
+        ranks = len([rk.use] if rk.get("use") else cfg.source) if needs else 0
+        longest = max(longest, per_job * trials + ranks)
         if needs and not rk.get("file"):
             method = "textpruner" if rk.method == "textpruner" else "gradient"
             for lang in [rk.use] if rk.get("use") else cfg.source:
@@ -49,7 +57,8 @@ def count(cfgs) -> dict:
         "jobs": jobs,
         "fine_tunes": fine_tunes,
         "rankings": len(rankings),
-        "first": steps[0] if steps else None,
+        "longest_job_fine_tunes": longest,
+        "first": steps[:3],  # calibration candidates: the first job may be one that fails
     }
 
 
@@ -66,9 +75,8 @@ def seconds_per_fine_tune(cfg, steps: int = 3) -> float:
     from xlprune.data.datamodule import TaggingDataModule
     from xlprune.store import Store
 
+    hub.check_sweep([cfg])  # before the model or data reads the hub's settings
     spec, data = instantiate(cfg.model), make_source(cfg.data)
-    if spec.needs_hub() or getattr(data, "needs_hub", lambda: False)():
-        hub.configure(cfg.hub_offline)
     langs = list(dict.fromkeys([*cfg.source, *cfg.targets]))
     corpus = load_corpus(cfg, data, langs, [])
     texts = [" ".join(w) for g in langs for w, _ in corpus.splits["train"][g]]
@@ -108,6 +116,49 @@ def clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def calibrate(cfgs: list) -> float:
+    """Seconds per fine-tune, from the first of `cfgs` that can be built; the first
+    one's error when none can."""
+    first = None
+    for cfg in cfgs:
+        try:
+            return seconds_per_fine_tune(cfg)
+        except Exception as err:
+            first = first or err
+    raise first or ValueError("no jobs")
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far (the calibration built and trained the
+    first job's model in it, so this bounds what one job needs, roughly)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def write_plan(config, plan: dict) -> None:
+    from xlprune.results import write_json_atomic
+
+    write_json_atomic(Path(str(config.hydra.sweep.dir)) / PLAN_FILE, plan)
+
+
+def read_plan(sweep_dir) -> dict | None:
+    import json
+
+    try:
+        return json.loads((Path(str(sweep_dir)) / PLAN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def reason(err: BaseException) -> str:
+    from xlprune.errors import one_line
+
+    return one_line(f"{type(err).__name__}: {err}", 200)
+
+
 class SweepPlan(Callback):
     def on_multirun_start(self, config, **kwargs) -> None:
         jobs = planned_jobs(config.hydra)
@@ -115,23 +166,36 @@ class SweepPlan(Callback):
             print("[xlprune] sweep size unknown (not Hydra's basic sweeper)", flush=True)
             return
         try:
-            size = count(job_configs(config, jobs))
+            cfgs = list(job_configs(config, jobs))
+            size = count(cfgs)
         except Exception as err:  # the sweep itself reports bad configs, job by job
-            print(
-                f"[xlprune] sweep of {len(jobs)} jobs ({type(err).__name__}: {err})".splitlines()[
-                    0
-                ],
-                flush=True,
-            )
+            print(f"[xlprune] sweep of {len(jobs)} jobs ({reason(err)})", flush=True)
             return
+        from xlprune import hub
+        from xlprune.errors import XlpruneError, fail
+
+        try:
+            hub.check_sweep(cfgs)  # every job's models and datasets, before any job starts
+        except XlpruneError as err:  # from a callback Hydra would print a traceback
+            fail(str(err))
         line = (
             f"[xlprune] sweep: {size['jobs']} jobs, {size['fine_tunes']} fine-tunes and at "
             f"most {size['rankings']} ranking fine-tunes"
         )
+        plan = {k: v for k, v in size.items() if k != "first"}
         try:
-            per = seconds_per_fine_tune(size["first"])
+            per = calibrate(size["first"])
             total = per * (size["fine_tunes"] + size["rankings"])
             line += f"; about {clock(total)} on this machine ({per:.1f} s per fine-tune)"
+            plan.update(
+                seconds_per_fine_tune=round(per, 3),
+                longest_job_s=round(per * size["longest_job_fine_tunes"], 1),
+                peak_memory_mb=round(peak_memory_mb()),
+            )
         except Exception as err:
-            line += f"; no time estimate ({type(err).__name__})"
+            line += f"; no time estimate ({reason(err)})"
         print(line, flush=True)
+        try:
+            write_plan(config, plan)
+        except OSError as err:  # the sweep's own checks say more about its folder
+            print(f"[xlprune] plan not kept: {reason(err)}", flush=True)

@@ -1,0 +1,175 @@
+"""`hydra/launcher=slurm`: hydra-submitit-launcher's SLURM launcher with xlprune's checks,
+defaults and watch (xlprune.sweep.slurm). Hydra only instantiates launchers from the
+`hydra_plugins` package, so the class lives here; it stays thin, and light to import
+(Hydra imports every plugin module when it starts)."""
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
+from omegaconf import OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+
+
+class SlurmLauncher(BaseSubmititLauncher):
+    _EXECUTOR = "slurm"
+
+    def __init__(self, poll_s: float = 5.0, lost_after_s: float = 30.0, **params: Any) -> None:
+        super().__init__(**params)
+        self.poll_s, self.lost_after_s = float(poll_s), float(lost_after_s)
+
+    def __call__(self, sweep_overrides, job_dir_key, job_num, job_id, singleton_state):
+        """On the node. A signal (scancel, the time limit, pre-emption) ends the job with
+        its one line and a failure record, so the sweep's watch can say why at once."""
+        from xlprune import signals
+
+        signals.install()
+        try:
+            return super().__call__(sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
+        except signals.Interrupted as stop:
+            from hydra.core.hydra_config import HydraConfig
+
+            from xlprune.results import write_failure
+
+            print(f"xlprune: error: {stop.message()}", file=sys.stderr, flush=True)
+            try:
+                out_dir = HydraConfig.get().runtime.output_dir
+                write_failure(out_dir, stop.message(), "stopped by a signal")
+            except Exception:  # noqa: BLE001 - before its folder existed: the watch says why
+                pass
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(stop.exit_code)
+
+    def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
+        from xlprune.errors import XlpruneError, fail
+
+        try:
+            return self._launch(job_overrides, initial_job_idx)
+        except XlpruneError as err:  # before any job was queued: one line, no report
+            fail(str(err))
+
+    def _launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
+        import submitit
+        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+        from submitit.slurm.slurm import _make_sbatch_string
+
+        from xlprune.sweep import slurm as cluster
+        from xlprune.sweep.plan import read_plan
+
+        assert self.config is not None and self.hydra_context is not None
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        jobs = [self.job(initial_job_idx + i, o) for i, o in enumerate(job_overrides)]
+        plan = read_plan(sweep_dir)
+        partition = cluster.partition_of(self.params.get("partition"))
+        params = cluster.fill_defaults(self.params, jobs[0][2], partition, plan)
+        cluster.check_resources(params, jobs[0][2], partition, plan)
+
+        stored = [j for j in jobs if self.finished(j)]
+        queued = [j for j in jobs if j not in stored]
+        returns = {num: self.run_here(num, overrides, cfg) for num, overrides, cfg, _ in stored}
+        if stored:
+            log.info(f"{len(stored)} jobs already have stored results: copied, not queued")
+        if queued:
+            init = {"folder": params["submitit_folder"]}
+            if "max_num_timeout" in params:
+                init["slurm_max_num_timeout"] = params["max_num_timeout"]
+            executor = submitit.AutoExecutor(cluster="slurm", **init)
+            base = set(OmegaConf.structured(BaseQueueConf).keys())
+            executor.update_parameters(
+                **{
+                    (k if k in base else f"slurm_{k}"): v
+                    for k, v in params.items()
+                    if k not in ("submitit_folder", "max_num_timeout")
+                }
+            )
+            slurm = executor._executor  # noqa: SLF001 - the script it will submit
+            script = _make_sbatch_string(
+                command="true", folder=slurm.folder, map_count=len(queued), **slurm.parameters
+            )
+            cluster.test_submission(script, sweep_dir / ".xlprune")
+            log.info(
+                f"Submitting {len(queued)} jobs to SLURM (partition {params['partition']}, "
+                f"{params.get('cpus_per_task')} CPUs, {params.get('mem_gb')} GB, "
+                f"{params.get('gpus_per_node') or 0} GPUs, {params.get('timeout_min')} min each)"
+            )
+            for num, overrides, _, _ in queued:
+                log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+            from hydra.core.singleton import Singleton
+
+            state = Singleton.get_state()
+            arguments = [
+                (list(o), "hydra.sweep.dir", num, f"job_id_for_{num}", state)
+                for num, o, _, _ in queued
+            ]
+            try:
+                submitted = executor.map_array(self, *zip(*arguments, strict=True))
+            except Exception as err:  # sbatch's refusal after the test passed (a race)
+                raise cluster.refusal(str(err)) from None
+            tasks = [
+                cluster.Task(num=num, job=job, out_dir=out_dir)
+                for (num, _, _, out_dir), job in zip(queued, submitted, strict=True)
+            ]
+            cluster.Watch(
+                tasks,
+                total=initial_job_idx + len(jobs),
+                sweep_dir=sweep_dir,
+                poll_s=self.poll_s,
+                grace_s=self.lost_after_s,
+            ).run(before=len(stored))
+            for (num, overrides, cfg, _), task in zip(queued, tasks, strict=True):
+                returns[num] = task.outcome if not task.failed else self.failed(overrides, cfg)
+        return [returns[num] for num, *_ in jobs]
+
+    def job(self, num: int, overrides) -> tuple:
+        """(num, overrides, the job's config, its output folder)."""
+        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        with open_dict(cfg):
+            cfg.hydra.job.id = f"job_id_for_{num}"
+            cfg.hydra.job.num = num
+        out_dir = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(out_dir.absolute())
+        return num, list(overrides), cfg, out_dir
+
+    def finished(self, job: tuple) -> bool:
+        """The job's result is already stored (a rerun of a stopped sweep): it is copied
+        here in a second instead of waiting in the cluster's queue."""
+        from hydra.core.hydra_config import HydraConfig
+
+        from xlprune.data.corpus import make_source
+        from xlprune.run import finished_result, input_fingerprint, result_key
+        from xlprune.store import Store
+
+        cfg = job[2]
+        HydraConfig.instance().set_config(cfg)
+        task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+        try:
+            key = result_key(task, input_fingerprint(task, make_source(task.data)))
+            return finished_result(task, Store(task.cache_dir), key) is not None
+        except Exception:  # noqa: BLE001 - a config the job itself will report on
+            return False
+
+    def run_here(self, num: int, overrides, cfg) -> JobReturn:
+        setup_globals()
+        log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))} (stored result)")
+        return run_job(
+            hydra_context=self.hydra_context,
+            task_function=self.task_function,
+            config=cfg,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+
+    def failed(self, overrides, cfg) -> JobReturn:
+        """A job that ended without a result: its failure record says why; to Hydra it is
+        a job that returned nothing, so the sweep goes on to its summary and report."""
+        ret = JobReturn(overrides=list(overrides), cfg=cfg, status=JobStatus.COMPLETED)
+        ret.return_value = None
+        return ret
