@@ -3,7 +3,8 @@
 # real UD, PAN-X and xSID files of ../shared/data (en, de). `bash benchmarks/real_model.sh
 # <step>`, steps: recipe (the lr x epochs sweep on dev), settings (cross and multi, every
 # task), masked (gradient / max / random masked curves up to 36 heads, and the English and
-# German rankings they store), retrained (POS en -> de, k = 0..12 step 2), report (into
+# German rankings they store), retrained (POS en -> de, k = 0..12 step 2), guided (the same
+# cell with pruning.mode=guided), report (into
 # docs/real-model/), or all of them in turn.
 # TASKS="POS NER" limits settings and masked to some tasks. Each step is a Hydra multirun under multirun/real-model/<step>/; the cache (XLPRUNE_CACHE)
 # keeps the converted model, rankings and finished jobs, so a stopped step goes on.
@@ -50,10 +51,12 @@ case "${1:-}" in
     done ;;
   retrained)  # (d) POS en -> de cross-lingual, k heads removed before fine-tuning
     run retrained-pos "${POS[@]}" setting=cross 'pruning.count=0,2,4,6,8,10,12' ;;
+  guided)  # pruning.mode=guided on the retrained cell: 3 fine-tunes instead of 13
+    run guided-pos "${POS[@]}" setting=cross pruning.mode=guided pruning.max_k=12 ;;
   report)
     "$PY" -m xlprune.report "$OUT"/settings-* "$OUT"/masked-* "$OUT"/retrained-* \
       --out docs/real-model ;;
   all)
-    for step in recipe settings masked retrained report; do "$0" "$step"; done ;;
-  *) echo "usage: $0 recipe|settings|masked|retrained|report|all" >&2; exit 2 ;;
+    for step in recipe settings masked retrained guided report; do "$0" "$step"; done ;;
+  *) echo "usage: $0 recipe|settings|masked|retrained|guided|report|all" >&2; exit 2 ;;
 esac

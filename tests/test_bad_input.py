@@ -680,7 +680,7 @@ CASES = [
         "override",
         args("pruning.mode=chop"),
         ("pruning.mode=chop", "choose one of"),
-        "pruning.mode that does not exist -> lists remove, mask, search",
+        "pruning.mode that does not exist -> lists remove, mask, search, guided",
     ),
     Case(
         "override_mask_mode_with_count",
@@ -695,6 +695,27 @@ CASES = [
         args("pruning.mode=search", "pruning.heads=0:1"),
         ("pruning.mode=search", "pruning.heads unset"),
         "pruning.mode=search with heads -> search tries k itself; leave pruning.heads unset",
+    ),
+    Case(
+        "override_guided_mode_with_count",
+        "override",
+        args("pruning.mode=guided", "pruning.count=2"),
+        ("pruning.mode=guided", "leave pruning.count at 0"),
+        "pruning.mode=guided with a count -> guided mode chooses k itself; leave the count at 0",
+    ),
+    Case(
+        "override_guided_candidates_zero",
+        "override",
+        args("pruning.mode=guided", "guided.candidates=0"),
+        ("guided.candidates=0",),
+        "guided.candidates below 1 -> give at least one k to re-train",
+    ),
+    Case(
+        "override_guided_candidates_above_max_k",
+        "override",
+        args("pruning.mode=guided", "pruning.max_k=3", "guided.candidates=4"),
+        ("guided.candidates=4", "pruning.max_k (3)"),
+        "guided.candidates above pruning.max_k -> give 1 to max_k values",
     ),
     Case(
         "override_ranking_method_unknown",

@@ -45,6 +45,17 @@ def test_a_failed_job_leaves_the_others_running_and_the_sweep_exits_1(tmp_path, 
     assert sorted((n, s) for n, s, _, _ in ends) == [("1", "failed"), ("2", "done")], done.stdout
 
 
+def test_a_rerun_into_the_same_folder_does_not_keep_an_earlier_result(tmp_path):
+    """A job that fails on a rerun into its old folder is a failure, not the old result."""
+    own = {"XLPRUNE_CACHE": str(tmp_path / "cache")}
+    first = cli([*FAST, "targets=[de]", "hydra.sweep.dir=sw", "-m"], cwd=tmp_path, env=own)
+    assert first.returncode == 0 and (tmp_path / "sw" / "0" / "results.json").is_file()
+    again = cli([*FAST, "targets=[zz]", "hydra.sweep.dir=sw", "-m"], cwd=tmp_path, env=own)
+    assert again.returncode == 1, again.stderr[-2000:]
+    assert not (tmp_path / "sw" / "0" / "results.json").exists()
+    assert "1 job(s) did not finish" in again.stdout
+
+
 NODE = Partition("debug", cpus=2, memory_mb=21_000, gpus=0, time_limit="infinite")
 
 

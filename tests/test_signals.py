@@ -37,7 +37,7 @@ TERM, INT = signal.SIGTERM, signal.SIGINT
 class Job:
     """The real CLI in a subprocess whose stderr is read as it comes."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict):
+    def __init__(self, args: list[str], cwd: Path, env: dict, session: bool = False):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "xlprune", *args],
             cwd=cwd,
@@ -45,6 +45,7 @@ class Job:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=session,  # its own process group, as a terminal gives it
         )
         self.lines: list[str] = []
         self._queue: queue.Queue = queue.Queue()
@@ -138,6 +139,27 @@ def test_a_signal_in_any_phase_stops_the_job_and_the_same_command_resumes(
     run_chain(tmp_path, signals, finish)
 
 
+@pytest.mark.parametrize(
+    ("point", "phase", "signum"),
+    [
+        ("data:1", "data loading", TERM),
+        ("write:results.json:1", "writing results", INT),  # the job's own copy, half written
+        ("write:results.json:2", "writing results", TERM),  # the store's, after the job's
+    ],
+)
+def test_a_signal_while_reading_data_or_writing_results_keeps_nothing(
+    tmp_path, point, phase, signum
+):
+    env = {"XLPRUNE_CACHE": str(tmp_path / "cache")}
+    job = [*ARGS, "hydra.run.dir=out"]
+    code, err, took = stop_at(job, tmp_path, env, point, signum)
+    check_stopped(code, err, took, signum, phase)
+    assert not (tmp_path / "out" / "results.json").exists()
+    assert not list((tmp_path / "out").glob(".results.json.*"))
+    assert not list((tmp_path / "cache").glob("results/*/results.json"))
+    assert not list((tmp_path / "cache").rglob(".tmp-*")), "a half-built store entry"
+
+
 def test_a_signal_ends_a_whole_sweep_with_its_status(tmp_path):
     """Basic launcher (jobs in one process): the user or the scheduler asked to stop, so
     job 1 of the sweep does not start after job 0 was stopped."""
@@ -146,6 +168,51 @@ def test_a_signal_ends_a_whole_sweep_with_its_status(tmp_path):
     check_stopped(code, err, took, signal.SIGTERM, "fine-tune")
     assert (tmp_path / "sweep" / "0").is_dir() and not (tmp_path / "sweep" / "1").exists()
     assert not list((tmp_path / "sweep").rglob("results.json"))
+
+
+def sweep_processes(marker: str) -> list[str]:
+    done = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True)
+    return [line for line in done.stdout.splitlines() if "pgrep" not in line]
+
+
+@pytest.mark.parametrize(
+    ("signum", "group"),
+    [(INT, True), (TERM, False)],
+    ids=["ctrl-c-to-the-terminal's-group", "sigterm-to-the-sweep-alone"],
+)
+def test_a_signal_ends_a_side_by_side_sweep_and_its_workers(tmp_path, signum, group):
+    """joblib workers run the jobs in processes of their own: Ctrl-C reaches them with the
+    sweep (the terminal signals its whole group); a SIGTERM to the sweep alone is passed
+    on. Either way nothing goes on behind the sweep, and the sweep says it in one line."""
+    sweep_dir = tmp_path / "sweep"
+    args = ["-m", *ARGS, "seed=1,2", "hydra/launcher=side_by_side", f"hydra.sweep.dir={sweep_dir}"]
+    env = {"XLPRUNE_CACHE": str(tmp_path / "cache"), "XLPRUNE_PAUSE_AT": "fit:1"}
+    job = Job(args, tmp_path, env, session=True)
+    job.wait_for("xlprune: paused at fit:1")
+    time.sleep(1.0)  # the second worker reaches its pause too, most of the time
+    sent = time.monotonic()
+    if group:
+        os.killpg(os.getpgid(job.proc.pid), signum)
+    else:
+        job.proc.send_signal(signum)
+    code, err = job.finish(timeout=30)
+    took = time.monotonic() - sent
+    assert code == EXIT[signum], err[-3000:]
+    assert took < 15, f"{took:.1f} s from the signal to the exit"
+    name = signal.Signals(signum).name
+    assert err.strip().splitlines()[-1] == (
+        f"xlprune: error: interrupted by {name} during the sweep; nothing half-written was "
+        "kept; run the same command again to resume"
+    ), err[-3000:]
+    assert "Traceback" not in err
+    time.sleep(0.5)
+    assert not sweep_processes(str(sweep_dir)), "a worker goes on behind the sweep"
+    assert not list(sweep_dir.rglob("results.json"))
+    started = [d for d in sweep_dir.iterdir() if (d / ".hydra").is_dir()]
+    assert started, "no job started"
+    for job_dir in started:  # each worker ended with its own word, before the sweep did
+        record = json.loads((job_dir / "failed.json").read_text())
+        assert f"interrupted by {name}" in record["reason"], record
 
 
 def test_lightning_slurm_auto_requeue_is_turned_off(monkeypatch):

@@ -1,6 +1,7 @@
 """`python -m xlprune [overrides] [-m]`: the Hydra app. Imports nothing heavy at module
 level so `--help` and config composition stay fast."""
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -208,14 +209,23 @@ def multirun_asked(flags: list[str], cfg) -> bool:
 def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
+    from xlprune import signals
     from xlprune.results import FAILED
 
+    signals.install()  # also in a sweep's workers (joblib, SLURM), not only in cli()
     out_dir = HydraConfig.get().runtime.output_dir
     in_sweep = getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
-    if in_sweep:
-        (Path(out_dir) / FAILED).unlink(missing_ok=True)  # a rerun into the same folder
+    if in_sweep:  # a rerun into the same folder: what an earlier run left is not this one's
+        from xlprune.results import FILENAME
+
+        for name in (FAILED, FILENAME):
+            (Path(out_dir) / name).unlink(missing_ok=True)
     try:
         job(cfg)
+    except signals.Interrupted as stop:
+        if not signals.in_worker():
+            raise  # the sweep's own process (or a single job): cli() says it and exits
+        worker_stopped(stop, out_dir)
     except JobFailed as failed:
         if not in_sweep:
             fail(failed.message)
@@ -226,6 +236,21 @@ def main(cfg: DictConfig) -> None:
         message = redact_text(one_line(failed.message))
         print(f"xlprune: error: {message}", file=sys.stderr, flush=True)
         write_failure(out_dir, message, failed.kind)
+
+
+def worker_stopped(stop, out_dir: str) -> None:
+    """A sweep's job stopped by a signal outside the sweep's process (a joblib worker, a
+    SLURM job: scancel, its time limit): its one line and failure record, then that
+    process ends at once; the job's own cleanup already ran on the way here."""
+    import os
+
+    from xlprune.results import write_failure
+
+    print(f"xlprune: error: {stop.message()}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):
+        write_failure(out_dir, stop.message(), "stopped by a signal")
+    sys.stdout.flush()
+    os._exit(stop.exit_code)
 
 
 class JobFailed(Exception):
@@ -250,6 +275,12 @@ def job(cfg: DictConfig) -> None:
             "bad input",
         ) from None
     except Exception as err:
+        if type(err).__name__ == "UncompletedJobError":  # submitit: SLURM's time limit
+            raise JobFailed(
+                "SLURM's time limit came before the job ended; raise hydra.launcher.timeout_min "
+                "and run the same command again",
+                "timed out",
+            ) from None
         if disk_full(err):
             raise JobFailed(
                 f"no space left on the device while writing ({one_line(err)[:200]}); free "
@@ -303,6 +334,7 @@ def cli() -> None:
         except XlpruneError as err:
             fail(str(err))
         sweep = any(a in ("-m", "--multirun") for a in sys.argv)
+        signals.mark_sweep(sweep)
         with signals.phase("sweep" if sweep else "job"):
             main()
         if sweep:

@@ -42,6 +42,7 @@ WHOLE = {  # key: smallest allowed value
     "pruning.max_k": 0,
     "search.patience": 1,
     "search.max_k": 0,
+    "guided.candidates": 1,
     "data.subset": 0,
     "data.max_train": 1,
     "data.split_seed": 0,
@@ -52,6 +53,7 @@ RANGES = {  # key: (low, high, high included); low is always excluded but for 0.
     "data.train_fraction": (0.0, 1.0, True),
     "optim.warmup_ratio": (None, 1.0, False),
     "optim.weight_decay": (None, None, False),
+    "guided.tolerance": (None, 1.0, True),
 }
 POSITIVE = ("optim.lr", "min_free_gb")
 CHOICES = {  # key: the values it may take

@@ -7,7 +7,7 @@
   <point>:<n>`) and waits there (XLPRUNE_PAUSE_S seconds, 60 unless set), so that a test
   can send it a signal inside that phase.
 
-Points: tokenise (features encoded, not yet stored), ranking (ranking fine-tune done,
+Points: data (a language's splits read), tokenise (features encoded, not yet stored), ranking (ranking fine-tune done,
 scores not yet written), fit (a training step), dev and test (an evaluation batch, inside
 trainer.validate/test: `callbacks`), write:<file name> (half of the file written)."""
 

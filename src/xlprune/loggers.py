@@ -151,7 +151,7 @@ class RunIdentity:
     sources: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     seed: object = None
-    k: int | None = None  # heads removed (None: not known at the start, pruning.mode=search)
+    k: int | None = None  # heads removed (None: not known at the start: search, guided)
     mode: str = "remove"
     max_k: object = None
     method: str = ""  # '' for an unpruned model; explicit for pruning.heads
@@ -161,7 +161,8 @@ class RunIdentity:
     extra: list[str] = field(default_factory=list)  # other overrides, so names stay apart
 
     def name(self) -> str:
-        kpart = {"mask": f"mask{self.max_k}", "search": "search"}.get(self.mode, f"k{self.k}")
+        kpart = {"mask": f"mask{self.max_k}", "search": "search", "guided": "guided"}
+        kpart = kpart.get(self.mode, f"k{self.k}")
         parts = [self.model, self.task, self.setting, "+".join(self.sources), kpart]
         if self.method not in ("", "gradient"):
             parts.append(self.method)
@@ -225,8 +226,8 @@ def run_identity(cfg, overrides=(), swept=()) -> RunIdentity:
         k = len(parse_heads(str(heads))) if heads else int(pruning.get("count") or 0)
     except (TypeError, ValueError):
         k = None
-    k = None if mode == "search" else k
-    pruned = bool(k) or mode in ("mask", "search")
+    k = None if mode in ("search", "guided") else k  # chosen by the job
+    pruned = bool(k) or mode in ("mask", "search", "guided")
     method = ("explicit" if heads else str(ranking.get("method") or "")) if pruned else ""
     given = {str(o).split("=", 1)[0].lstrip("+~"): str(o) for o in overrides or () if "=" in str(o)}
     named = {str(k).lstrip("+~") for k in swept} - NAMED

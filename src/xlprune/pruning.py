@@ -8,7 +8,7 @@ from xlprune.errors import XlpruneError
 
 log = logging.getLogger(__name__)
 
-MODES = ("remove", "mask", "search")
+MODES = ("remove", "mask", "search", "guided")
 
 
 def choose_heads(job):
@@ -31,6 +31,17 @@ def choose_heads(job):
                 "pruning.count at 0 and pruning.heads unset"
             )
         return [], obtain_ranking(job, grid, model_type), grid
+    if p.mode == "guided":
+        if p.heads or p.count:
+            raise XlpruneError(
+                "pruning.mode=guided chooses k itself; leave pruning.count at 0 and "
+                "pruning.heads unset"
+            )
+        n, max_k = job.cfg.guided.candidates, min(p.max_k, grid[0] * grid[1])
+        if not 1 <= n <= max_k:
+            bound = f"pruning.max_k ({max_k})" if max_k == p.max_k else f"the model's {max_k} heads"
+            raise XlpruneError(f"guided.candidates={n}: give 1 to {bound} values of k to re-train")
+        return [], None, grid  # the ranking once the unpruned fine-tune ran (it may be it)
     if p.mode == "mask" and (p.heads or p.count):
         raise XlpruneError(
             "pruning.mode=mask scores k = 0..pruning.max_k masked heads itself; "
@@ -56,9 +67,10 @@ def choose_heads(job):
 class CurveRun:
     """The callbacks of a mask-mode fine-tune and, afterwards, its curve."""
 
-    def __init__(self, job, train_langs, eval_langs):
+    def __init__(self, job, train_langs, eval_langs, order=None):
         self.job, self.train_langs, self.eval_langs = job, train_langs, eval_langs
         self.curve = None
+        self.fixed = order  # a given head order (a guided job's ranking), else the model's own
 
     def callbacks(self, dm):
         from xlprune.callbacks.importance import HeadImportance
@@ -69,10 +81,13 @@ class CurveRun:
         sources = list(cfg.source)
         grid = self.job.spec.grid()[0]
         method = SCORE_METHOD.get(rk.method, "gradient")
-        loaders = {} if rk.method == "random" else {s: dm.loader(rk.split, s) for s in sources}
+        own = rk.method != "random" and self.fixed is None
+        loaders = {s: dm.loader(rk.split, s) for s in sources} if own else {}
         importance = HeadImportance(method, loaders)
 
         def order_from(raw):
+            if self.fixed is not None:
+                return [tuple(h) for h in self.fixed]
             if rk.method == "random":
                 from xlprune.heads import random_scores
 
@@ -94,6 +109,8 @@ class CurveRun:
         stored as that ranking: later jobs, and the report's Spearman, read them."""
         from xlprune.ranking import SCORES, Ranking, ranking_key, write_scores
 
+        if self.fixed is not None:
+            return None  # the order was given: it is that ranking's, nothing new to store
         rk, sources = self.job.cfg.ranking, list(self.job.cfg.source)
         options = {
             "split": rk.split,
@@ -117,15 +134,17 @@ class CurveRun:
         return [dict(point, trained_on=list(train_langs)) for point in self.curve.curve]
 
 
-def mask_callbacks(job, train_langs, eval_langs):
-    """(callbacks factory, CurveRun) in mask mode, else (None, None)."""
-    if job.cfg.pruning.mode != "mask":
+def mask_callbacks(job, train_langs, eval_langs, curve: bool | None = None, order=None):
+    """(callbacks factory, CurveRun) when the fine-tune draws a masked curve (mask mode,
+    or `curve`; in the given head `order`, else the fine-tuned model's own), else
+    (None, None)."""
+    if not (job.cfg.pruning.mode == "mask" if curve is None else curve):
         return None, None
-    curve = CurveRun(job, train_langs, eval_langs)
-    return curve.callbacks, curve
+    run = CurveRun(job, train_langs, eval_langs, order)
+    return run.callbacks, run
 
 
-def save_model(tagger, dm, out_dir: Path, train_langs) -> str:
+def save_model(tagger, dm, out_dir: Path, train_langs, suffix: str = "") -> str:
     """safetensors weights, config and removed heads (heads.save_pruned), plus the tokenizer,
     sealed with checksums and renamed into place whole: `model.name_or_path=<this dir>`
     loads it back."""
@@ -136,7 +155,7 @@ def save_model(tagger, dm, out_dir: Path, train_langs) -> str:
     from xlprune.heads import save_pruned
     from xlprune.heads.prune import CHECKSUMS_FILE
 
-    directory = Path(out_dir) / f"model-{'-'.join(train_langs)}"
+    directory = Path(out_dir) / f"model-{'-'.join(train_langs)}{suffix}"
     tmp = directory.with_name(f".{directory.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:

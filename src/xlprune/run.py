@@ -213,7 +213,7 @@ def run_job(cfg: DictConfig) -> dict:
     from xlprune.loggers import close_logger, finish_logger, logger_record, make_logger
     from xlprune.results import FILENAME, versions, write_json_atomic
     from xlprune.secrets import redact
-    from xlprune.signals import Interrupted, phase
+    from xlprune.signals import phase
     from xlprune.store import Store
 
     out_dir = start(cfg)
@@ -248,6 +248,8 @@ def run_job(cfg: DictConfig) -> dict:
     try:
         if cfg.pruning.mode == "search":
             remove, metrics, extra = search_k(job, plan, ranking, grid, logger, out_dir)
+        elif cfg.pruning.mode == "guided":
+            remove, ranking, metrics, extra = guided_k(job, plan, grid, logger, out_dir)
         else:
             metrics, extra = run_trial(job, plan, remove, logger, out_dir)
             ranking = ranking or extra.pop("curve_ranking", None)
@@ -281,8 +283,8 @@ def run_job(cfg: DictConfig) -> dict:
             try:
                 write_json_atomic(out_dir / FILENAME, results)
                 store.build_once("results", key, lambda d: write_json_atomic(d / FILENAME, results))
-            except Interrupted:  # an interrupted job leaves no results.json (a rerun copies
-                (out_dir / FILENAME).unlink(missing_ok=True)  # the stored one, if any)
+            except BaseException:  # an interrupted or failed write leaves no results.json
+                (out_dir / FILENAME).unlink(missing_ok=True)  # (a rerun copies the stored one)
                 raise
     finally:
         close_logger(logger)
@@ -325,28 +327,40 @@ def chance_check(job, plan, metrics: dict) -> list[str]:
     return found
 
 
-def run_trial(job, plan, remove, logger, out_dir: Path) -> tuple[dict, dict]:
-    """The job's fine-tunes with `remove` heads gone: (metrics, extras for results.json)."""
+def run_trial(job, plan, remove, logger, out_dir: Path, curve=None, order=None):
+    """The job's fine-tunes with `remove` heads gone: (metrics, extras for results.json).
+    `curve`: draw the masked curve (default: in mask mode), in head `order` if given."""
     from xlprune.finetune import evaluate, fine_tune
     from xlprune.pruning import mask_callbacks, save_model
 
     metrics: dict = {"dev": {}, "test": {}}
     extra: dict = {"fine_tunes": len(plan)}
     for train_langs, eval_langs in plan:
-        callbacks, curve = mask_callbacks(job, train_langs, eval_langs)
+        callbacks, masked = mask_callbacks(job, train_langs, eval_langs, curve, order)
         tagger, trainer, dm = fine_tune(
             job, train_langs, eval_langs, remove, logger or False, callbacks
         )
         for split, by_lang in evaluate(job, tagger, trainer, dm, eval_langs).items():
             metrics[split].update(by_lang)
-        if curve is not None:
-            extra.setdefault("mask_curve", []).extend(curve.results(train_langs))
-            extra["curve_ranking"] = curve.ranking(tagger.model.config.model_type)
+        if masked is not None:
+            extra.setdefault("mask_curve", []).extend(masked.results(train_langs))
+            if (own := masked.ranking(tagger.model.config.model_type)) is not None:
+                extra["curve_ranking"] = own
         if job.cfg.pruning.save:
             extra.setdefault("saved_models", []).append(
-                save_model(tagger, dm, out_dir, train_langs)
+                save_model(tagger, dm, out_dir, train_langs, trial_suffix(job, remove))
             )
     return metrics, extra
+
+
+def trial_suffix(job, remove) -> str:
+    """A saved model's folder names its k when a job trains several (search, guided)."""
+    return f"-k{len(remove)}" if job.cfg.pruning.mode in ("search", "guided") else ""
+
+
+def chosen_models(saved: dict, k: int) -> dict:
+    """The saved models (pruning.save) of the chosen k, for results.json."""
+    return {"saved_models": saved[k]} if saved.get(k) else {}
 
 
 def search_k(job, plan, ranking, grid, logger, out_dir: Path):
@@ -359,9 +373,10 @@ def search_k(job, plan, ranking, grid, logger, out_dir: Path):
     name, targets = primary(cfg.task.metric), list(cfg.targets)
     max_k = min(cfg.search.max_k, grid[0] * grid[1])
     trials, runs, dev_scores = [], {}, []
+    saved: dict = {}
     for k in range(max_k + 1):
-        metrics, _ = run_trial(job, plan, ranking.lowest(k), logger, out_dir)
-        runs[k] = metrics
+        metrics, trial = run_trial(job, plan, ranking.lowest(k), logger, out_dir)
+        runs[k], saved[k] = metrics, trial.get("saved_models")
         dev_scores.append(mean_score(metrics, "dev", targets, name))
         trials.append(
             {"k": k, "dev": dev_scores[-1], "test": mean_score(metrics, "test", targets, name)}
@@ -381,5 +396,90 @@ def search_k(job, plan, ranking, grid, logger, out_dir: Path):
             "trials": trials,
             **chosen,
         },
+        **chosen_models(saved, k),
     }
     return ranking.lowest(k), runs[k], extra
+
+
+def guided_k(job, plan, grid, logger, out_dir: Path):
+    """pruning.mode=guided: fine-tune unpruned with its masked dev curve (k = 0, and, for a
+    one-source cross-lingual job, the ranking fine-tune too), re-train only the
+    guided.candidates values of k the curve points at, keep the dev-best of k = 0 and them.
+    (heads removed, the ranking, metrics at the chosen k, extras for results.json)."""
+    from xlprune.metrics import primary
+    from xlprune.ranking import obtain_ranking
+    from xlprune.search import curve_means, guided_candidates, mean_score, select
+
+    cfg = job.cfg
+    name, targets = primary(cfg.task.metric), list(cfg.targets)
+    max_k = min(cfg.pruning.max_k, grid[0] * grid[1])
+    model_type = job.spec.grid()[1]
+    if ranks_itself(job):  # the unpruned fine-tune is the ranking fine-tune: it stores it
+        first, extra = run_trial(job, plan, [], logger, out_dir, curve=True)
+        ranking = obtain_ranking(job, grid, model_type)  # what the curve stored
+    else:  # the ranking first (stored, a file, random, or its own fine-tune): the curve
+        ranking = obtain_ranking(job, grid, model_type)  # masks in its order
+        first, extra = run_trial(job, plan, [], logger, out_dir, curve=True, order=ranking.order)
+    curve = extra["mask_curve"]
+    if [tuple(h) for h in curve[-1]["heads"]] != [
+        tuple(h) for h in ranking.lowest(len(curve[-1]["heads"]))
+    ]:
+        log.warning("guided: the masked curve's head order is not the stored ranking's")
+    masked = curve_means(curve, targets, name)
+    candidates = guided_candidates(masked, cfg.guided.candidates, cfg.guided.tolerance)
+    log.info("guided: masked dev %s; re-train k = %s", _scores(masked), candidates)
+    runs, saved = {0: first}, {0: extra.get("saved_models")}
+    for k in candidates:
+        runs[k], trial = run_trial(job, plan, ranking.lowest(k), logger, out_dir)
+        saved[k] = trial.get("saved_models")
+    trials = [
+        {
+            "k": k,
+            "dev": mean_score(m, "dev", targets, name),
+            "test": mean_score(m, "test", targets, name),
+        }
+        for k, m in runs.items()
+    ]
+    chosen = select(trials)
+    k = chosen["dev_selected"]["k"]
+    log.info("guided: k=%d chosen on dev (%s)", k, _scores({t["k"]: t["dev"] for t in trials}))
+    fine_tunes = len(plan) * (1 + len(candidates))
+    return (
+        ranking.lowest(k),
+        ranking,
+        runs[k],
+        {
+            "fine_tunes": fine_tunes,
+            "mask_curve": curve,
+            "guided": {
+                "metric": name,
+                "score": "mean over targets",
+                "masked_dev": {str(k): v for k, v in masked.items()},
+                "candidates": candidates,
+                "tolerance": cfg.guided.tolerance,
+                "max_k": max_k,
+                "trials": trials,
+                "full_search_fine_tunes": len(plan) * (max_k + 1),
+                **chosen,
+            },
+            **chosen_models(saved, k),
+        },
+    )
+
+
+def ranks_itself(job) -> bool:
+    """A one-source cross-lingual job whose ranking is not stored yet: its unpruned
+    fine-tune is exactly the ranking fine-tune (trained on the source alone, same recipe
+    and seed), so the masked curve's own order is the ranking, stored by the curve."""
+    from xlprune.ranking import ranking_key
+
+    cfg, rk = job.cfg, job.cfg.ranking
+    if cfg.setting.name != "cross" or len(cfg.source) != 1 or rk.get("use") or rk.get("file"):
+        return False
+    if rk.method == "random":
+        return False
+    return job.store.entry("rankings", ranking_key(job, cfg.source[0])) is None
+
+
+def _scores(by_k: dict) -> str:
+    return ", ".join(f"k={k} {v:.3f}" for k, v in by_k.items())

@@ -38,7 +38,8 @@ import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -110,6 +111,10 @@ def _handler(signum, frame) -> None:
         sys.stderr.flush()
         os._exit(128 + _received[0])
     _received.append(int(signum))
+    if os.environ.get(SWEEP_PID) == str(os.getpid()):
+        # the sweep's own process: its workers end first, each with its own word (joblib
+        # would SIGKILL them when the exception reaches it)
+        stop_children(signum)
     raise Interrupted(signum)
 
 
@@ -152,3 +157,83 @@ def no_requeue(trainer) -> None:
     environment = getattr(connector, "cluster_environment", None)
     if environment is not None and getattr(environment, "auto_requeue", False):
         environment.auto_requeue = False
+
+
+SWEEP_PID = "XLPRUNE_SWEEP_PID"  # the process that runs a sweep; its jobs may run elsewhere
+
+
+def mark_sweep(sweep: bool) -> None:
+    """Whether this process runs a sweep: its workers (joblib, a SLURM job) see they are
+    not it; a single job started from one of them is no worker."""
+    if sweep:
+        os.environ[SWEEP_PID] = str(os.getpid())
+    else:
+        os.environ.pop(SWEEP_PID, None)
+
+
+def in_worker() -> bool:
+    """A job of a sweep running outside the sweep's own process (a joblib worker, a SLURM
+    job): a signal there ends that process, the sweep says the rest."""
+    return os.environ.get(SWEEP_PID) not in (None, str(os.getpid()))
+
+
+def children() -> list[int]:
+    """This process's child processes in its own process group (Linux /proc): a joblib
+    launcher's workers, not services that run in a session of their own (W&B's)."""
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        try:
+            found += [int(pid) for pid in task.read_text().split()]
+        except (OSError, ValueError):
+            continue
+    group = os.getpgid(0)
+    mine = []
+    for pid in found:
+        with suppress(OSError):
+            if os.getpgid(pid) == group:
+                mine.append(pid)
+    return mine
+
+
+def stop_children(signum: int, grace_s: float = 1.0, wait_s: float = 10.0) -> None:
+    """End a sweep's worker processes with it, so none finishes a job behind the sweep that
+    said it stopped: a Ctrl-C reaches them too (the terminal signals the whole group), so
+    first a grace for them to end on their own; then the signal passed on; then SIGKILL.
+    Children that ignore the signal (loky's resource tracker) are left to end by
+    themselves."""
+    import time
+
+    pids = [pid for pid in children() if not ignores(pid, signum)]
+    end = time.monotonic() + grace_s
+    while pids and time.monotonic() < end:
+        pids = [pid for pid in pids if alive(pid)]
+        time.sleep(0.05)
+    for pid in pids:
+        with suppress(OSError):
+            os.kill(pid, signum)
+    end = time.monotonic() + wait_s
+    while pids and time.monotonic() < end:
+        pids = [pid for pid in pids if alive(pid)]
+        time.sleep(0.05)
+    for pid in pids:  # still there: it did not listen
+        with suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def ignores(pid: int, signum: int) -> bool:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigIgn:"):
+                return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def alive(pid: int) -> bool:
+    """Running: not gone, not a zombie (never reaped here: the pool that started it does)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

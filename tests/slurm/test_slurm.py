@@ -53,9 +53,9 @@ def sweep(tmp: Path, *overrides: str, timeout: int = 240, env: dict | None = Non
     return cli([*BASE, *overrides, "-m"], cwd=tmp, env=env, timeout=timeout)
 
 
-def start(tmp: Path, *overrides: str) -> subprocess.Popen:
+def start(tmp: Path, *overrides: str, env: dict | None = None) -> subprocess.Popen:
     tmp.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, XLPRUNE_CACHE=str(tmp.parent / "cache"))
+    env = dict(os.environ, XLPRUNE_CACHE=str(tmp.parent / "cache"), **(env or {}))
     return subprocess.Popen(
         [sys.executable, "-m", "xlprune", *BASE, *overrides, "-m"],
         cwd=tmp,
@@ -149,6 +149,22 @@ def test_a_job_killed_without_a_word_counts_as_lost(tmp_path):
     assert proc.returncode == 1, err[-2000:]
     assert "job 1 of 1 failed (lost)" in out, out
     assert re.search(r"job 0 \(.*\): lost: (SLURM says|left the queue without a result)", out), out
+
+
+def test_a_controller_that_stops_answering_a_while_loses_no_job(tmp_path):
+    """squeue fails while slurmctld restarts: the running job is not taken for lost."""
+    cwd = tmp_path / "restart"
+    pause = {"XLPRUNE_PAUSE_AT": "fit:1", "XLPRUNE_PAUSE_S": "55"}  # running all along
+    proc = start(cwd, "hydra.launcher.lost_after_s=2", "hydra.sweep.dir=s", env=pause)
+    running_task(cwd / "s", 0)
+    subprocess.run(["pkill", "-x", "slurmctld"], check=True)
+    try:
+        time.sleep(35)  # squeue times out (15 s) or fails (its retries) twice meanwhile
+    finally:
+        subprocess.run(["slurmctld"], check=True)  # its state was saved: the job goes on
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    assert (cwd / "s" / "0" / "results.json").is_file() and "failed (lost)" not in out
 
 
 def test_stopping_the_sweep_cancels_its_jobs(tmp_path):

@@ -14,17 +14,19 @@ LOGS=/var/log/slurm
 
 say() { echo "slurm: $*" >&2; }
 
-down() {
-  for daemon in slurmd slurmctld slurmdbd; do
+stop() {  # stop <daemon>...: each one, and wait until it is gone
+  for daemon in "$@"; do
     pkill -x "$daemon" 2>/dev/null || true
   done
-  for _ in $(seq 50); do
-    pgrep -x slurmd || pgrep -x slurmctld || pgrep -x slurmdbd >/dev/null || { say "down"; return 0; }
-    sleep 0.2
+  for daemon in "$@"; do
+    for _ in $(seq 50); do
+      pgrep -x "$daemon" >/dev/null || continue 2
+      sleep 0.2
+    done
+    pkill -9 -x "$daemon" 2>/dev/null || true
   done
-  pkill -9 -x slurmd; pkill -9 -x slurmctld; pkill -9 -x slurmdbd 2>/dev/null || true
-  say "down (killed)"
 }
+down() { stop slurmd slurmctld slurmdbd; say "down"; }
 
 node_idle() { sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; }
 
@@ -40,7 +42,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-if command -v sinfo >/dev/null && node_idle \
+has_accounting() { grep -qs '^AccountingStorageType=accounting_storage/slurmdbd' "$ETC/slurm.conf"; }
+if command -v sinfo >/dev/null && node_idle && [ "$(has_accounting && echo 1 || echo 0)" = $ACCOUNTING ] \
   && { [ $ACCOUNTING = 0 ] || pgrep -x slurmdbd >/dev/null; }; then
   say "already up: $(sinfo -h -o '%P %D %T')"
   exit 0
@@ -104,7 +107,7 @@ else
 JobAcctGatherType=jobacct_gather/none"
 fi
 
-cat >"$ETC/slurm.conf" <<EOF
+cat >"$ETC/slurm.conf.new" <<EOF
 # written by xlprune's tests/slurm/up.sh: a one-node test cluster
 ClusterName=xlprune
 SlurmctldHost=$host
@@ -132,13 +135,17 @@ $accounting
 $node State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
-: >"$ETC/cgroup.conf"
+echo "# no cgroup plugin: proctrack/linuxproc and task/none" >"$ETC/cgroup.conf"
 
-if [ $ACCOUNTING = 1 ]; then
+if [ $ACCOUNTING = 1 ]; then  # the cluster is known to slurmdbd before slurmctld starts
   sacctmgr -i add cluster xlprune >/dev/null 2>&1 || true
 fi
-if pgrep -x slurmctld || pgrep -x slurmd >/dev/null; then
-  scontrol reconfigure >/dev/null 2>&1 || down
+if ! cmp -s "$ETC/slurm.conf.new" "$ETC/slurm.conf"; then
+  # a new configuration (first start, accounting switched): daemons start afresh
+  mv "$ETC/slurm.conf.new" "$ETC/slurm.conf"
+  stop slurmd slurmctld
+else
+  rm -f "$ETC/slurm.conf.new"
 fi
 pgrep -x slurmctld >/dev/null || slurmctld
 pgrep -x slurmd >/dev/null || slurmd

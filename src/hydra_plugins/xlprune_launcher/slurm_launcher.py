@@ -4,8 +4,6 @@ defaults and watch (xlprune.sweep.slurm). Hydra only instantiates launchers from
 (Hydra imports every plugin module when it starts)."""
 
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +21,15 @@ class SlurmLauncher(BaseSubmititLauncher):
         super().__init__(**params)
         self.poll_s, self.lost_after_s = float(poll_s), float(lost_after_s)
 
-    def __call__(self, sweep_overrides, job_dir_key, job_num, job_id, singleton_state):
-        """On the node. A signal (scancel, the time limit, pre-emption) ends the job with
-        its one line and a failure record, so the sweep's watch can say why at once."""
+    def __call__(self, *args, **kwargs):
+        """On the node: this process runs one job of a sweep, not the sweep (a signal ends
+        it with a failure record; xlprune.signals.in_worker)."""
+        import os
+
         from xlprune import signals
 
-        signals.install()
-        try:
-            return super().__call__(sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
-        except signals.Interrupted as stop:
-            from hydra.core.hydra_config import HydraConfig
-
-            from xlprune.results import write_failure
-
-            print(f"xlprune: error: {stop.message()}", file=sys.stderr, flush=True)
-            try:
-                out_dir = HydraConfig.get().runtime.output_dir
-                write_failure(out_dir, stop.message(), "stopped by a signal")
-            except Exception:  # noqa: BLE001 - before its folder existed: the watch says why
-                pass
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(stop.exit_code)
+        os.environ[signals.SWEEP_PID] = "slurm"
+        return super().__call__(*args, **kwargs)
 
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
         from xlprune.errors import XlpruneError, fail
@@ -59,6 +44,7 @@ class SlurmLauncher(BaseSubmititLauncher):
         from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
         from submitit.slurm.slurm import _make_sbatch_string
 
+        from xlprune.results import FAILED
         from xlprune.sweep import slurm as cluster
         from xlprune.sweep.plan import read_plan
 
@@ -99,8 +85,9 @@ class SlurmLauncher(BaseSubmititLauncher):
                 f"{params.get('cpus_per_task')} CPUs, {params.get('mem_gb')} GB, "
                 f"{params.get('gpus_per_node') or 0} GPUs, {params.get('timeout_min')} min each)"
             )
-            for num, overrides, _, _ in queued:
+            for num, overrides, _, out_dir in queued:
                 log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+                (out_dir / FAILED).unlink(missing_ok=True)  # an earlier run's: not this one's
             from hydra.core.singleton import Singleton
 
             state = Singleton.get_state()

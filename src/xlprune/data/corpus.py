@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from xlprune.data.labels import check_scheme, clean, collapse_ner, vocabulary
 from xlprune.errors import XlpruneError
+from xlprune.faults import reached
 
 SPLITS = ("train", "dev", "test")
 
@@ -70,6 +71,7 @@ def load_corpus(cfg, source, langs: list[str], fraction_langs: list[str]) -> Cor
     notes: dict = {}
     for lang in langs:
         loaded = {s: source.load(task.name, lang, s) for s in SPLITS}
+        reached("data")  # a language read: the interruption tests stop here
         if loaded["test"] is None:
             raise XlpruneError(f"data={data_cfg.name}: no test split for '{lang}'")
         if loaded["train"] is None:

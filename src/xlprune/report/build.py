@@ -8,6 +8,7 @@ from pathlib import Path
 
 from xlprune.report import curves, files, interactive, page, rankings, table
 from xlprune.report.collect import Collection, collect, row_columns, tidy_rows
+from xlprune.report.guided import guided_tables
 from xlprune.report.header import Header, header
 from xlprune.report.paper import all_tables, spearman_table
 from xlprune.report.series import Series
@@ -19,6 +20,7 @@ SECTIONS = {
     "multi_source": ("Several sources (the paper's Table 6)", ""),
     "spearman": ("Rankings across languages beside the paper's Figure 1", ""),
     "seeds": ("Several seeds: mean and standard deviation", ""),
+    "guided": ("Choosing k with fewer fine-tunes (pruning.mode=guided)", ""),
 }
 
 
@@ -51,6 +53,7 @@ def build_report(dirs: list[str | Path], out: str | Path | None = None) -> Repor
     problems += missing
     correlations = rankings.correlations(score_files)
     tables = all_tables(series) + spearman_table(correlations, series)
+    tables += guided_tables([(job.results, job.variant) for job in found.done])
     write_tables(tables, out)
     written: set[Path] = set()
     figures: dict[str, list[page.Figure]] = {"curves": [], "heatmaps": [], "spearman": []}

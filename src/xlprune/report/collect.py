@@ -130,9 +130,13 @@ def read_job(path: Path, label: str) -> tuple[Job, str | None]:
     result_file = path / FILENAME
     job.results = read_results(result_file)
     what = f"{label}" + (f" ({' '.join(job.overrides)})" if job.overrides else "")
+    job.failure = read_failure(path)
+    if job.failure is not None:  # what a job's failure says wins over any results.json
+        job.results = None
+        if job.sweep_dir is None and path.name.isdigit():  # a task cancelled before it ran
+            job.num, job.sweep_dir = int(path.name), path.parent
     if job.results is not None:
         return job, None
-    job.failure = read_failure(path)
     if job.failure is not None:
         return job, f"{what}: failed ({job.failure.get('kind', 'error')}): {job.failure['reason']}"
     if not result_file.exists():
@@ -224,7 +228,8 @@ def ranking_fields(job: Job) -> tuple[str, str]:
 
 def tidy_rows(jobs: list[Job]) -> list[dict]:
     """The final model's scores (k = heads removed before fine-tuning; an unpruned model
-    counts as k=0 whatever ranking it carries) and each masked-curve point (dev only)."""
+    counts as k=0 whatever ranking it carries; kind "guided" for a guided job's choice)
+    and each masked-curve point (dev only)."""
     rows: list[dict] = []
     for job in jobs:
         r = job.results
@@ -234,12 +239,16 @@ def tidy_rows(jobs: list[Job]) -> list[dict]:
         k = int(r.get("prune_count") or 0)
         base = job_fields(job)
         final = dict(base, method=method if k else "", combine=combine if k else "")
+        # a guided job's model is one its full search also trains: its own kind, so the
+        # curves and tables over re-trained models do not count it twice
+        kind = "guided" if r.get("guided") else "final"
         for split, by_lang in (r.get("metrics") or {}).items():
-            rows += lang_rows(r, final, "final", k, split, by_lang)
+            rows += lang_rows(r, final, kind, k, split, by_lang)
         masked = dict(base, method=method, combine=combine)
+        curve_kind = "guided-masked" if r.get("guided") else "masked"  # apart from mask jobs'
         for point in r.get("mask_curve") or []:
             rows += lang_rows(
-                r, masked, "masked", int(point.get("k", 0)), "dev", point.get("metrics")
+                r, masked, curve_kind, int(point.get("k", 0)), "dev", point.get("metrics")
             )
     return rows
 

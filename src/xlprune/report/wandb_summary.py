@@ -114,7 +114,10 @@ def job_run_name(job) -> str:
             cfg[key] = r[key]
     pruning = dict(cfg.get("pruning") or {})
     if "mode" not in pruning:
-        pruning["mode"] = "search" if r.get("search") else "mask" if r.get("mask_curve") else ""
+        found = [m for m in ("search", "guided") if r.get(m)] or [
+            "mask" if r.get("mask_curve") else ""
+        ]
+        pruning["mode"] = found[0]
     if not pruning.get("heads"):
         pruning["count"] = r.get("prune_count") or 0
     cfg["pruning"] = pruning

@@ -25,15 +25,23 @@ def count(cfgs) -> dict:
     already be stored)."""
     from xlprune.run import plan_fine_tunes
 
-    jobs = fine_tunes = longest = 0
+    jobs = fine_tunes = longest = guided = guided_full = 0
     rankings, steps = set(), []
     for cfg in cfgs:
         jobs += 1
         per_job = len(plan_fine_tunes(cfg.setting.name, list(cfg.source), list(cfg.targets)))
         p, rk = cfg.pruning, cfg.ranking
-        trials = cfg.search.max_k + 1 if p.mode == "search" else 1
+        trials = {"search": cfg.search.max_k + 1, "guided": 1 + cfg.guided.candidates}
+        trials = trials.get(p.mode, 1)
         fine_tunes += per_job * trials
-        needs = (p.count or p.mode == "search") and not p.heads and rk.method != "random"
+        if p.mode == "guided":  # against re-training every k = 0..max_k, as search would
+            heads = cfg.model.get("num_layers", 0) * cfg.model.get("num_heads", 0)
+            guided += per_job * trials
+            guided_full += per_job * (min(p.max_k, heads or p.max_k) + 1)
+        needs = (p.count or p.mode in ("search", "guided")) and not p.heads
+        needs = needs and rk.method != "random"
+        if p.mode == "guided" and cfg.setting.name == "cross" and len(cfg.source) == 1:
+            needs = False  # its unpruned fine-tune is the ranking fine-tune
         # a job may also run the ranking fine-tunes it needs (one per source language)
         ranks = len([rk.use] if rk.get("use") else cfg.source) if needs else 0
         longest = max(longest, per_job * trials + ranks)
@@ -58,6 +66,8 @@ def count(cfgs) -> dict:
         "fine_tunes": fine_tunes,
         "rankings": len(rankings),
         "longest_job_fine_tunes": longest,
+        "guided": guided,
+        "guided_full": guided_full,
         "first": steps[:3],  # calibration candidates: the first job may be one that fails
     }
 
@@ -182,6 +192,11 @@ class SweepPlan(Callback):
             f"[xlprune] sweep: {size['jobs']} jobs, {size['fine_tunes']} fine-tunes and at "
             f"most {size['rankings']} ranking fine-tunes"
         )
+        if size["guided"]:
+            line += (
+                f" (guided jobs: {size['guided']} fine-tunes instead of {size['guided_full']} "
+                "re-training every k)"
+            )
         plan = {k: v for k, v in size.items() if k != "first"}
         try:
             per = calibrate(size["first"])

@@ -52,10 +52,10 @@ def job_state(job_dir: Path) -> str:
     wrote its .hydra/ folder) or pending."""
     from xlprune.results import FAILED, FILENAME, read_results
 
-    if (job_dir / FILENAME).is_file() and read_results(job_dir / FILENAME) is not None:
-        return "done"
     if (job_dir / FAILED).is_file():
         return "failed"
+    if (job_dir / FILENAME).is_file() and read_results(job_dir / FILENAME) is not None:
+        return "done"
     return "running" if (job_dir / ".hydra").is_dir() else "pending"
 
 

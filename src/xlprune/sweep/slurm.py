@@ -242,18 +242,23 @@ def test_submission(script: str, folder: Path) -> None:
         raise refusal(done.stderr + done.stdout)
 
 
-def queue(array_id: str) -> dict[str, str]:
-    """The array's tasks still in the queue: `<id>_<task>` -> state (PENDING, RUNNING...).
-    Empty when squeue fails once (the next poll asks again)."""
+LIVE = "PD,R,CF,CG,S,RQ,RS,RF,SO,ST"  # states of a job still on its way (squeue -t)
+
+
+def queue(array_id: str) -> dict[str, str] | None:
+    """The array's tasks still in the queue: `<id>_<task>` -> state (PENDING, RUNNING...);
+    None when squeue did not answer (a controller restarting): nothing is gone then."""
     try:
         done = subprocess.run(
-            ["squeue", "-h", "-r", "-j", array_id, "-o", "%i|%T"],
+            ["squeue", "-h", "-r", "-j", array_id, "-t", LIVE, "-o", "%i|%T"],
             capture_output=True,
             text=True,
             timeout=ASK_TIMEOUT_S,
         )
-    except subprocess.TimeoutExpired:
-        return {}
+    except (subprocess.TimeoutExpired, OSError):
+        return None
+    if done.returncode != 0:
+        return None
     states = {}
     for line in done.stdout.splitlines():
         job_id, _, state = line.strip().partition("|")
@@ -325,7 +330,6 @@ class Watch:
 
     def run(self, before: int = 0, failed_before: int = 0) -> None:
         """`before`: jobs of the sweep already done outside the array (resumed here)."""
-        from xlprune import signals
 
         self.before, self.failed_before = before, failed_before
         array_id = str(self.tasks[0].job.job_id).split("_")[0]
@@ -334,18 +338,33 @@ class Watch:
                 self.poll(queue(array_id))
                 if not all(t.ended for t in self.tasks):
                     time.sleep(self.poll_s)
-        except signals.Interrupted:
+        except BaseException:  # stopped (a signal) or broken: no job runs on unwatched
             left = [t for t in self.tasks if not t.ended]
             if left:
-                subprocess.run(["scancel", array_id], capture_output=True, timeout=ASK_TIMEOUT_S)
-                print(
-                    f"[xlprune] cancelled the sweep's {len(left)} unfinished SLURM jobs "
-                    f"(scancel {array_id})",
-                    flush=True,
-                )
+                self.cancel(array_id, len(left))
             raise
 
-    def poll(self, queued: dict[str, str]) -> None:
+    @staticmethod
+    def cancel(array_id: str, left: int) -> None:
+        try:
+            done = subprocess.run(
+                ["scancel", array_id], capture_output=True, text=True, timeout=ASK_TIMEOUT_S
+            )
+            ok = done.returncode == 0
+        except (subprocess.TimeoutExpired, OSError):
+            ok = False
+        if ok:
+            print(
+                f"[xlprune] cancelled the sweep's {left} unfinished SLURM jobs (scancel {array_id})",
+                flush=True,
+            )
+        else:
+            print(
+                f"[xlprune] could not cancel the sweep's {left} SLURM jobs: run scancel {array_id}",
+                flush=True,
+            )
+
+    def poll(self, queued: dict[str, str] | None) -> None:
         from xlprune.results import FAILED
 
         now = time.time()
@@ -356,6 +375,8 @@ class Watch:
             if job.paths.result_pickle.exists():
                 self.finish(task, now)
                 continue
+            if queued is None:
+                continue  # squeue did not answer: ask again next time
             state = queued.get(str(job.job_id))
             if state is not None:
                 task.gone_since = None
@@ -408,11 +429,13 @@ class Watch:
     def lost(self, task: Task, now: float) -> None:
         from xlprune.results import FAILED, read_failure, write_failure
 
-        if (task.out_dir / FAILED).is_file():  # the job said why itself (a signal)
+        kind, reason = why_gone(str(task.job.job_id), Path(task.job.paths.stderr))
+        if kind == "timed out":  # SIGTERM at the limit: the job's own record says a signal
+            write_failure(task.out_dir, f"{reason} (SLURM job {task.job.job_id})", kind)
+        elif (task.out_dir / FAILED).is_file():  # the job said why itself (a signal)
             record = read_failure(task.out_dir) or {}
             kind = record.get("kind", "cancelled")
         else:
-            kind, reason = why_gone(str(task.job.job_id), Path(task.job.paths.stderr))
             write_failure(task.out_dir, f"{reason} (SLURM job {task.job.job_id})", kind)
         task.failed = True
         self.end(task, now, kind)

@@ -66,7 +66,7 @@ def not_finished(sweep_dir: Path, planned: list[list[str]] | None) -> list[str]:
         what = f"job {num}" + (f" ({' '.join(planned[num])})" if planned else "")
         if job_dir is None:
             lines.append(f"{what}: never started")
-        elif read_results(job_dir / FILENAME) is None:
+        elif read_results(job_dir / FILENAME) is None or read_failure(job_dir):
             failure = read_failure(job_dir)
             reason = (
                 f"{failure.get('kind', 'failed')}: {failure['reason']}"
@@ -85,8 +85,12 @@ def fine_tune_count(rows: list[dict]) -> str:
     jobs = sum(r.get("fine_tunes", 0) for r in ran)
     rankings = sum((r.get("ranking") or {}).get("computed", 0) for r in ran)
     resumed = len(rows) - len(ran)
-    return f"fine-tunes run: {jobs + rankings} ({jobs} by the jobs, {rankings} to rank heads)" + (
-        f"; {resumed} jobs resumed from earlier runs" if resumed else ""
+    guided = [r for r in ran if r.get("guided")]
+    saved = sum(r["guided"]["full_search_fine_tunes"] - r.get("fine_tunes", 0) for r in guided)
+    return (
+        f"fine-tunes run: {jobs + rankings} ({jobs} by the jobs, {rankings} to rank heads)"
+        + (f"; {resumed} jobs resumed from earlier runs" if resumed else "")
+        + (f"; guided mode saved {saved} fine-tunes against re-training every k" if guided else "")
     )
 
 
