@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 # No model or dataset hub is reachable on the demo's embedded data: never wait on retries.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_SILENT=true
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench bench-guided clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ format: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/suite.py $(BENCH_ARGS)
+
+# pruning.mode=guided against the full search on the demo's 16 cells x 3 seeds (~35 min here;
+# the e5 cell needs `bash benchmarks/real_model.sh retrained guided` first)
+bench-guided: $(STAMP)
+	$(OFFLINE) $(PY) benchmarks/bench_guided.py
 
 clean:
 	rm -rf $(VENV) outputs multirun/*/ .pytest_cache
