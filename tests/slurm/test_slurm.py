@@ -136,6 +136,18 @@ def test_a_cancelled_job_ends_the_sweep_with_a_report_and_a_rerun_does_only_it(t
     assert "2 jobs planned: 2 done, 0 failed" in html
 
 
+def test_a_job_that_runs_into_its_time_limit_says_so(tmp_path):
+    """SLURM signals a job (submitit's USR2) before its limit: a 1-minute job that would run
+    longer ends as "timed out" with the key to raise, not as a crash."""
+    cwd = tmp_path / "limit"
+    pause = {"XLPRUNE_PAUSE_AT": "fit:1", "XLPRUNE_PAUSE_S": "150"}  # far past its minute
+    done = sweep(cwd, "hydra.launcher.timeout_min=1", "hydra.sweep.dir=s", env=pause, timeout=240)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert re.search(r"job 1 of 1 failed.*\[SLURM", done.stdout), done.stdout
+    record = (cwd / "s" / "0" / "failed.json").read_text()
+    assert '"timed out"' in record and "raise hydra.launcher.timeout_min" in record, record
+
+
 def test_a_job_killed_without_a_word_counts_as_lost(tmp_path):
     cwd = tmp_path / "lost"
     proc = start(
