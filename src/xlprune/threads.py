@@ -167,27 +167,25 @@ def job_threads(
     by side (None: one job at a time), at least 1, at most an explicit OMP_NUM_THREADS
     (which joblib also sets in its workers)."""
     environ = os.environ if environ is None else environ
-    cpus, _ = available_cpus(environ, root, self_cgroup, affinity)
+    return share(available_cpus(environ, root, self_cgroup, affinity)[0], workers, environ)
+
+
+def share(cpus: int, workers: int | None, environ: Mapping[str, str]) -> int:
     threads = max(1, cpus // workers) if workers and workers > 1 else cpus
     cap = _positive_int(environ.get("OMP_NUM_THREADS"))
     return min(threads, cap) if cap is not None else threads
 
 
-def apply(
-    workers: int | None,
-    environ: Mapping[str, str] | None = None,
-    root: str | Path = CGROUP_ROOT,
-    self_cgroup: str | Path = SELF_CGROUP,
-    affinity: int | None = None,
-) -> int:
-    """Set torch's intra-op threads to job_threads(workers), and its inter-op threads no
-    higher (torch allows that only once, before any inter-op work: later it keeps what it
-    has). Logs one line and returns the threads torch now uses."""
+def apply(workers: int | None, environ: Mapping[str, str] | None = None, *where, **kwargs) -> int:
+    """Set torch's intra-op threads to job_threads(workers) (`where`: available_cpus's
+    other arguments), and its inter-op threads no higher (torch allows that only once,
+    before any inter-op work: later it keeps what it has). Logs one line and returns the
+    threads torch now uses."""
     import torch
 
     environ = os.environ if environ is None else environ
-    cpus, limit = available_cpus(environ, root, self_cgroup, affinity)
-    threads = job_threads(workers, environ, root, self_cgroup, affinity)
+    cpus, limit = available_cpus(environ, *where, **kwargs)
+    threads = share(cpus, workers, environ)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     if torch.get_num_interop_threads() > threads:
