@@ -76,8 +76,8 @@ def step_child(where: str, steps: int, batch: int) -> dict:
 
 def trimmed_vs_full(quick: bool, cache: str) -> dict:
     """The checkpoints are built here first: a child only loads and trains."""
-    from xlprune.models.build import E5Spec
-    from xlprune.store import Store
+    from xlprune.infra.store import Store
+    from xlprune.models.specs import E5Spec
 
     rounds, steps = (1, 2) if quick else (3, 4)
     spec, store = E5Spec("e5_small"), Store(cache)
@@ -126,8 +126,8 @@ def importance_pass(quick: bool, cache: str) -> dict:
     from bench_heads import importance_vs_fwd_bwd
 
     from xlprune.data.datamodule import TaggingDataModule
-    from xlprune.models.build import E5Spec
-    from xlprune.store import Store
+    from xlprune.infra.store import Store
+    from xlprune.models.specs import E5Spec
 
     sentences = ud_sentences(128)
     spec = E5Spec("e5_small")
@@ -153,8 +153,8 @@ def tokenizer_agreement(cache: str) -> dict:
     from models.e5_engine import compiled_engine
     from transformers import AutoTokenizer
 
-    from xlprune.models.build import E5Spec
-    from xlprune.store import Store
+    from xlprune.infra.store import Store
+    from xlprune.models.specs import E5Spec
 
     lines = [
         line[len("# text = ") :].rstrip("\n")

@@ -5,7 +5,7 @@ recipe) with seeds 1, 2, 3, and on the real-model cell POS en -> de of docs/real
     python benchmarks/bench_guided.py [--max-k 6] [--seeds 1,2,3]
 
 Full search: every k = 0..max_k re-trained (a pruning.count grid), k chosen on dev (mean over
-targets, k = 0 included, ties to fewer heads: xlprune.search.select). Guided: pruning.mode=
+targets, k = 0 included, ties to fewer heads: xlprune.job.selection.select). Guided: pruning.mode=
 guided with guided.candidates=2. Per (cell, seed): fine-tunes spent, the chosen k against
 the full search's (exact, within one step), and the test-score loss. Per cell: whether the
 guided test score (mean over seeds) is within the full search's seed-to-seed spread (the
@@ -54,8 +54,8 @@ def results(*dirs: Path) -> list[dict]:
 
 def compare(found: list[dict]) -> list[dict]:
     """One record per guided job: its choice beside the full search of its cell and seed."""
+    from xlprune.job.selection import select
     from xlprune.report.guided import cell, full_searches, method
-    from xlprune.search import select
 
     full = full_searches([(r, "") for r in found])  # one recipe: no variants
     rows = []

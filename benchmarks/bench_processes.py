@@ -19,12 +19,12 @@ from common import OFFLINE_ENV, median, python
 
 COMPOSE = """
 from hydra import compose, initialize_config_dir
-from xlprune.paths import config_dir
+from xlprune.config.paths import config_dir
 with initialize_config_dir(str(config_dir()), version_base="1.3"):
     cfg = compose("config", overrides=["model=tiny_bert", "task=pos"])
 assert cfg.model.name == "tiny_bert"
 """
-FLOOR = "import torch, transformers, pytorch_lightning, xlprune.finetune, xlprune.models.tagger"
+FLOOR = "import torch, transformers, pytorch_lightning, xlprune.job.finetune, xlprune.models.tagger"
 
 
 # A small launcher between this (large) process and each measured one: a child forked from a
@@ -110,7 +110,7 @@ def xlprune_count(jobs: list[dict]) -> dict:
     fine-tune per (model, task, source language) among jobs that remove heads (stored and
     shared by every other job; the store's key also holds seed, recipe and data, equal here).
     """
-    from xlprune.run import plan_fine_tunes
+    from xlprune.job.context import plan_fine_tunes
 
     runs = sum(len(plan_fine_tunes(j["setting"], j["source"], j["targets"])) for j in jobs)
     rankings = {(j["model"], j["task"], lang) for j in jobs if j["k"] > 0 for lang in j["source"]}
@@ -126,7 +126,7 @@ def naive_count(jobs: list[dict]) -> dict:
     """A naive grid: cross-lingual, one fine-tune per (source, target) pair instead of one per
     source; multi-lingual as xlprune plans it (one per target); every job with k > 0
     fine-tunes its own ranking model."""
-    from xlprune.run import plan_fine_tunes
+    from xlprune.job.context import plan_fine_tunes
 
     runs = sum(
         len(j["source"]) * len(j["targets"])

@@ -31,7 +31,7 @@ def main() -> None:
     from seqeval.metrics import f1_score
     from seqeval.scheme import IOB2
 
-    from xlprune.metrics import score
+    from xlprune.data.metrics import score
 
     rng = random.Random(1)
     gold = [rng.choice(TAGS) for _ in range(n)]

@@ -40,10 +40,10 @@ def median_s(fn, reps: int) -> float:
 
 
 def store_costs(quick: bool) -> dict:
-    from xlprune.checksums import damage
     from xlprune.data.datamodule import encode
+    from xlprune.infra.checksums import damage
+    from xlprune.infra.store import COMPLETE, Store
     from xlprune.models.tokenizers import train_tokenizer
-    from xlprune.store import COMPLETE, Store
 
     sents, source = sentences(quick)
     labels = sorted({x for _, tags in sents for x in tags})

@@ -59,7 +59,7 @@ def job_for(steps: int, batch: int, cache: str, model: list[str] = MODEL, extra:
 
 def datamodule(job):
     from xlprune.data.datamodule import TaggingDataModule
-    from xlprune.finetune import build_model
+    from xlprune.job.finetune import build_model
 
     cfg = job.cfg
     _, tokenizer = build_model(job)
@@ -87,7 +87,7 @@ class Bare:
         import torch
         from transformers import get_linear_schedule_with_warmup
 
-        from xlprune.finetune import build_model
+        from xlprune.job.finetune import build_model
 
         optim = job.cfg.optim
         self.model, _ = build_model(job)
@@ -147,7 +147,7 @@ def lightning_variant(job, lockstep=None):
     if given, runs around each step (outside the clock): the lockstep comparison."""
     import pytorch_lightning as pl
 
-    from xlprune.finetune import fine_tune
+    from xlprune.job.finetune import fine_tune
 
     class StepClock(pl.Callback):
         def __init__(self):
@@ -289,7 +289,7 @@ def paired_ratio(results: dict, a: str, b: str, key: str) -> list[float]:
 def run(quick: bool) -> dict:
     import torch
 
-    from xlprune.finetune import build_model
+    from xlprune.job.finetune import build_model
 
     quiet()
     steps, batch = (30, 32) if quick else (100, 32)

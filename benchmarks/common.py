@@ -103,7 +103,7 @@ def compose(overrides: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from xlprune.paths import config_dir
+    from xlprune.config.paths import config_dir
 
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
         return hydra_compose("config", overrides=overrides)
@@ -114,8 +114,8 @@ def make_job(cfg, langs: list[str]):
     from hydra.utils import instantiate
 
     from xlprune.data.corpus import load_corpus, make_source
-    from xlprune.finetune import Job
-    from xlprune.store import Store
+    from xlprune.infra.store import Store
+    from xlprune.job.context import Job
 
     spec, data = instantiate(cfg.model), make_source(cfg.data)
     corpus = load_corpus(cfg, data, langs, [])
@@ -128,7 +128,7 @@ def quiet() -> None:
     import logging
     import warnings
 
-    from xlprune.run import quiet_lightning
+    from xlprune.job.run import quiet_lightning
 
     quiet_lightning()
     for name in ("pytorch_lightning", "lightning.fabric", "xlprune"):

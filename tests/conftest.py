@@ -1,17 +1,14 @@
 """Every test runs offline, with its own artefact cache and silent W&B."""
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ["WANDB_SILENT"] = "true"
 
-from jobs import FAST, run_job  # noqa: E402
+from tests.helpers.jobs import FAST, run_job  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -3,6 +3,7 @@ special tokens; words map back for scoring; padding is per batch."""
 
 import pytest
 
+from tests.helpers.tiny import tiny_model
 from xlprune.data.datamodule import IGNORE, Collator, encode
 from xlprune.models.tokenizers import train_tokenizer
 
@@ -60,26 +61,11 @@ def test_windows_are_whole_words():
 
 
 def test_every_word_of_a_long_sentence_gets_a_prediction(tokenizer):
-    import transformers
 
     from xlprune.models.tagger import Tagger
 
-    cls = (
-        transformers.BertConfig
-        if tokenizer.cls_token == "[CLS]"
-        else (transformers.XLMRobertaConfig)
-    )
-    config = cls(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=16,
-        max_position_embeddings=40,
-        pad_token_id=tokenizer.pad_token_id,
-        num_labels=2,
-    )
-    model = transformers.AutoModelForTokenClassification.from_config(config)
+    family = "bert" if tokenizer.cls_token == "[CLS]" else "xlmr"
+    model = tiny_model(family, len(tokenizer), 1, 2, 16, 2, 40, tokenizer.pad_token_id, 16)
     tagger = Tagger(model, ["B-LOC", "O"], "accuracy")
     sentences = [(["Berlin", "is", "big"] * 15, ["B-LOC", "O", "O"] * 15)]
     feats = encode(tokenizer, sentences, {"B-LOC": 0, "O": 1}, max_length=10)

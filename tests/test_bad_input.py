@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from jobs import FAST, cli, write_xtreme_dir
+
+from tests.helpers.jobs import FAST, cli, write_xtreme_dir
+from tests.helpers.tiny import unsupported_checkpoint
 
 KINDS = ("data", "config", "override", "stored")
 TIMEOUT = 300  # seconds per case; a case that should fail runs for seconds
@@ -199,7 +201,7 @@ class Shared:
 
     def checkpoint(self, d: Path, family: str) -> Path:
         """A tiny save_pretrained checkpoint (BERT or XLM-R) copied to <d>/ckpt."""
-        from test_local_model import save_checkpoint
+        from tests.test_local_model import save_checkpoint
 
         built = self.root / f"ckpt-{family}"
         if not built.is_dir():
@@ -266,17 +268,8 @@ def pickle_only_checkpoint(d: Path, shared: Shared) -> list[str]:
     return ["model=xlmr", f"model.name_or_path={path}"]
 
 
-def unsupported_checkpoint(d: Path, shared: Shared) -> list[str]:
-    import transformers
-
-    from xlprune.models.tokenizers import train_tokenizer
-
-    tokenizer = train_tokenizer("bert", ["Anna flies to Berlin"] * 20, vocab_size=60)
-    config = transformers.DistilBertConfig(
-        vocab_size=len(tokenizer), dim=32, n_layers=1, n_heads=2, hidden_dim=64
-    )
-    transformers.DistilBertForTokenClassification(config).save_pretrained(d / "ckpt")
-    tokenizer.save_pretrained(d / "ckpt")
+def unsupported_model(d: Path, shared: Shared) -> list[str]:
+    unsupported_checkpoint(d / "ckpt")
     return ["model=mbert", f"model.name_or_path={d / 'ckpt'}"]
 
 
@@ -728,7 +721,7 @@ CASES = [
         "override_ranking_combine_unknown",
         "override",
         args("ranking=random", "ranking.combine=avg", "pruning.count=1"),
-        ("ranking.combine=avg", "choose sum or merge"),
+        ("ranking.combine=avg", "choose one of sum, merge"),
         "ranking.combine that does not exist -> choose sum or merge",
     ),
     Case(
@@ -737,6 +730,41 @@ CASES = [
         args("ranking.use=fr", "pruning.count=1"),
         ("ranking.use=fr", "not one of the sources"),
         "ranking.use names a language that is not a source -> names the sources",
+    ),
+    Case(
+        "override_ranking_granularity_unknown",
+        "override",
+        args("ranking.granularity=word", "pruning.count=1"),
+        ("ranking.granularity=word", "choose one of sentence, batch, token"),
+        "ranking.granularity that does not exist -> lists sentence, batch, token",
+    ),
+    Case(
+        "override_ranking_step_above_one",
+        "override",
+        args("ranking=iterative", "ranking.step=1.5", "pruning.count=1"),
+        ("ranking.step=1.5", "above 0.0 and below 1.0"),
+        "ranking.step outside (0, 1) for the iterative ranking -> give a share in (0, 1)",
+    ),
+    Case(
+        "override_ranking_step_zero",
+        "override",
+        args("ranking=iterative", "ranking.step=0", "pruning.count=1"),
+        ("ranking.step=0", "above 0.0 and below 1.0"),
+        "ranking.step=0 (no head would ever be masked) -> give a share in (0, 1)",
+    ),
+    Case(
+        "override_shapley_samples_below_heads",
+        "override",
+        args("ranking=shapley", "ranking.samples=5", "pruning.count=1"),
+        ("ranking.samples=5", "12 heads", "ranking.samples=24"),
+        "a Shapley budget below the model's heads -> names the passes one permutation needs",
+    ),
+    Case(
+        "override_ranking_on_target_without_target_form",
+        "override",
+        args("ranking.on=target", "pruning.count=1"),
+        ("ranking.on=target", "no target-language form", "ranking=shapley"),
+        "ranking.on=target with a method that has no target form -> use ranking=shapley",
     ),
     Case(
         "override_train_fraction_zero",
@@ -1017,7 +1045,7 @@ CASES = [
     Case(
         "stored_checkpoint_unsupported_architecture",
         "stored",
-        unsupported_checkpoint,
+        unsupported_model,
         ("distilbert", "xlprune.heads.structure.REGISTRY"),
         "a checkpoint whose architecture has no head layout -> add it to the REGISTRY",
     ),

@@ -5,7 +5,7 @@ import json
 import re
 import sys
 
-from jobs import cli
+from tests.helpers.jobs import cli
 
 
 def test_help_lists_the_groups_from_any_directory(tmp_path):

@@ -2,9 +2,9 @@
 
 import pytest
 from hydra.utils import instantiate
-from jobs import compose
 
-from xlprune.paths import config_dir
+from tests.helpers.jobs import compose
+from xlprune.config.paths import config_dir
 
 GROUPS = ["model", "task", "data", "setting", "trainer", "logger", "experiment", "debug"]
 
@@ -73,3 +73,15 @@ def test_named_language_sets(tmp_path):
     cfg = compose(["targets=${langsets.paper}"], tmp_path)
     assert list(cfg.targets) == ["en", "zh", "ar", "he", "ja", "fa", "de", "nl", "ur"]
     assert len(compose(["targets=${langsets.multiatis}"], tmp_path).targets) == 9
+
+
+def test_checked_ranking_choices_are_the_implemented_ones():
+    """config.checks spells the ranking choices out (a config is checked without torch):
+    they must be what the callbacks and heads implement."""
+    from xlprune.callbacks.head_importance import METHODS, TARGETED
+    from xlprune.config import checks
+    from xlprune.heads import GRANULARITIES
+
+    assert set(checks.CHOICES["ranking.method"]) == set(METHODS)
+    assert tuple(checks.CHOICES["ranking.granularity"]) == tuple(GRANULARITIES)
+    assert tuple(checks.TARGETED) == tuple(TARGETED)

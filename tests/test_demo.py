@@ -2,7 +2,8 @@
 source language's dev set well above chance; a job that learns nothing says so."""
 
 import pytest
-from jobs import run_job
+
+from tests.helpers.jobs import run_job
 
 # the aims the demo is held to (entity F1 / token accuracy, 0-1, in-language dev)
 AIMS = {"ner": 0.5, "pos": 0.9}

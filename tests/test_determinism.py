@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobs import cli
+from tests.helpers.jobs import cli
 
 TOKENIZER = (
     "import sys; from xlprune.models.tokenizers import train_tokenizer;"
@@ -53,7 +53,7 @@ def test_same_config_and_seed_twice_give_identical_rankings_and_metrics(tmp_path
 def test_validating_every_epoch_leaves_training_as_it_was(tmp_path):
     """With a logger, dev is scored after each epoch (and the last pass is the job's dev
     score); without one, once at the end. The model trained must be the same either way."""
-    from jobs import FAST, run_job
+    from tests.helpers.jobs import FAST, run_job
 
     common = [*FAST[:1], "task=pos", "trainer.max_epochs=3", "trainer.limit_val_batches=1.0"]
     logged = run_job([*common, "logger=csv"], tmp_path / "csv")

@@ -4,9 +4,9 @@ the re-trained models are the full search's own, and the report puts the two sid
 from pathlib import Path
 
 import pytest
-from jobs import FAST, compose, run_job
 
-from xlprune.search import curve_means, guided_candidates
+from tests.helpers.jobs import FAST, compose, run_job
+from xlprune.job.selection import curve_means, guided_candidates
 
 SMALL = ["data.sizes.dev=48", "data.sizes.test=48"]
 CELL = [*FAST, *SMALL, "model=tiny_bert", "task=pos", "source=[en]", "targets=[es]"]
@@ -60,7 +60,7 @@ def test_a_guided_job_spends_three_fine_tunes_and_chooses_on_dev(guided):
 def test_guided_re_trains_are_the_full_searchs_models_and_the_report_sets_them_side_by_side(
     guided,
 ):
-    from xlprune.report.build import build_report
+    from xlprune.report.assemble import build_report
 
     root, r = guided
     for k in range(5):  # the full search: every k re-trained, as a pruning.count grid

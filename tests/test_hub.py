@@ -1,4 +1,4 @@
-"""The hub needs of a job or a sweep, checked together before launch (xlprune.hub). Checks
+"""The hub needs of a job or a sweep, checked together before launch (xlprune.config.hf_hub). Checks
 that depend on the process (the offline decision, what the clients read when imported,
 the caches they look in) run in a fresh interpreter with its own HF_HOME and none of the
 HF offline variables; nothing here reaches a network: the unreachable endpoint is a
@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-from jobs import FAST, cli, compose
 
-from xlprune import hub
-from xlprune.errors import LIMIT, XlpruneError
-from xlprune.hub import Need
+from tests.helpers.jobs import FAST, cli, compose
+from xlprune.config import hf_hub as hub
+from xlprune.config.hf_hub import Need
+from xlprune.infra.errors import LIMIT, XlpruneError
 
-TESTS = str(Path(__file__).parent)
+ROOT = str(Path(__file__).resolve().parents[1])
 REFUSED = "http://127.0.0.1:9"  # the discard port: nothing listens, connecting fails at once
 HF_VARIABLES = ("HF_", "TRANSFORMERS_")
 
@@ -128,10 +128,10 @@ def test_only_the_fix_for_the_missing_kind_is_given():
 
 CHECK = """
 import json, os, sys, time
-sys.path.insert(0, {tests!r})
-from jobs import compose
-from xlprune import hub
-from xlprune.errors import XlpruneError
+sys.path.insert(0, {root!r})
+from tests.helpers.jobs import compose
+from xlprune.config import hf_hub as hub
+from xlprune.infra.errors import XlpruneError
 
 start = time.perf_counter()
 cfgs = [compose(overrides) for overrides in json.loads(sys.argv[1])]
@@ -157,7 +157,7 @@ def check(jobs: list[list[str]], home: Path, **env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(HF_VARIABLES)}
     clean.update({"HF_HOME": str(home), "HF_ENDPOINT": REFUSED, **env})
     done = subprocess.run(
-        [sys.executable, "-c", CHECK.format(tests=TESTS), json.dumps(jobs)],
+        [sys.executable, "-c", CHECK.format(root=ROOT), json.dumps(jobs)],
         env=clean,
         capture_output=True,
         text=True,
@@ -254,7 +254,7 @@ shutil.move(builder.cache_dir, target / "0123abcd")
 
 LOAD = """
 import sys
-from xlprune.data.hub import HubSource
+from xlprune.data.hub_datasets import HubSource
 source = HubSource("panx_hub", "google/xtreme", "tagged", "ner_tags", "PAN-X.{lang}")
 print(source.load("ner", "en", "train")[0])
 """

@@ -1,13 +1,14 @@
 """kill -9 at the worst moments (while tokenising, while ranking heads, mid fine-tune, half
 way through writing results.json): the same command run again completes, and its numbers
-equal those of a run that was never stopped. Crash points: xlprune.faults."""
+equal those of a run that was never stopped. Crash points: xlprune.infra.faults."""
 
 import json
 import signal
 from pathlib import Path
 
 import pytest
-from jobs import cli
+
+from tests.helpers.jobs import cli
 
 ARGS = ["+debug=fast", "logger=none", "resume=true", "pruning.count=2", "hydra.run.dir=out"]
 

@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-from jobs import FAST, cli, compose
 
+from tests.helpers.jobs import FAST, cli, compose
 from xlprune.sweep.slurm import Partition, check_resources, fill_defaults, refusal
 
 # one job with a language the data does not have: found only when that job loads its data
@@ -99,7 +99,7 @@ def test_slurm_defaults_fit_the_job_and_the_node():
     ],
 )
 def test_what_a_node_cannot_take_names_its_key(overrides, plan, key):
-    from xlprune.errors import XlpruneError
+    from xlprune.infra.errors import XlpruneError
 
     cfg, params = launcher_cfg(*overrides)
     with pytest.raises(XlpruneError) as err:

@@ -2,30 +2,19 @@
 and evaluates through model.name_or_path=<dir>, here on files in the PAN-X layout."""
 
 import pytest
-from jobs import FAST, run_job, write_xtreme_dir
 
+from tests.helpers.jobs import FAST, run_job, write_xtreme_dir
+from tests.helpers.tiny import tiny_model, unsupported_checkpoint
 from xlprune.models.tokenizers import train_tokenizer
 
 
 def save_checkpoint(directory, family: str):
-    import transformers
 
     from xlprune.data.synthetic import generate
 
     text = [" ".join(w) for lang in ("en", "de") for w, _ in generate("ner", lang, "train")]
     tokenizer = train_tokenizer(family, text, vocab_size=800)
-    config_cls = {"bert": transformers.BertConfig, "xlmr": transformers.XLMRobertaConfig}[family]
-    config = config_cls(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=200,
-        pad_token_id=tokenizer.pad_token_id,
-        num_labels=3,
-    )
-    model = transformers.AutoModelForTokenClassification.from_config(config)
+    model = tiny_model(family, len(tokenizer), 2, 2, 32, 3, 200, tokenizer.pad_token_id)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
@@ -71,16 +60,10 @@ def test_experiment_xlmr_ner_runs_fast_dev_on_local_files(tmp_path):
 
 
 def test_unsupported_architecture_names_the_registry(tmp_path):
-    import transformers
 
-    from xlprune.errors import XlpruneError
+    from xlprune.infra.errors import XlpruneError
 
-    tokenizer = train_tokenizer("bert", ["Anna flies to Berlin"] * 20, vocab_size=60)
-    config = transformers.DistilBertConfig(
-        vocab_size=len(tokenizer), dim=32, n_layers=1, n_heads=2, hidden_dim=64
-    )
-    transformers.DistilBertForTokenClassification(config).save_pretrained(tmp_path / "ckpt")
-    tokenizer.save_pretrained(tmp_path / "ckpt")
+    unsupported_checkpoint(tmp_path / "ckpt")
     with pytest.raises(XlpruneError, match=r"xlprune\.heads\.structure\.REGISTRY"):
         run_job([*FAST, "model=mbert", f"model.name_or_path={tmp_path / 'ckpt'}"], tmp_path / "job")
     assert not (tmp_path / "job" / "results.json").exists()

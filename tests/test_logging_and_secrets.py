@@ -5,9 +5,9 @@ import json
 import secrets
 import socket
 
-from jobs import cli
-from wandb_records import config as wandb_config
-from wandb_records import run_files
+from tests.helpers.jobs import cli
+from tests.helpers.wandb_records import config as wandb_config
+from tests.helpers.wandb_records import run_files
 
 
 def fallback_run(tmp_path, env: dict, *args: str):
@@ -109,14 +109,14 @@ def test_a_wandb_run_that_dies_mid_job_falls_back_with_one_warning(tmp_path, cap
     import wandb
     from pytorch_lightning.loggers import WandbLogger
 
-    from xlprune.loggers import FallbackLogger
+    from xlprune.job.loggers import FallbackLogger
 
     make = lambda: WandbLogger(project="xlprune", offline=True, save_dir=str(tmp_path))  # noqa: E731
     logger = FallbackLogger(make, tmp_path, "W&B")
     logger.log_metrics({"train/loss": 1.0}, step=0)
     assert logger.failure is None and logger.is_wandb
     wandb.finish()  # the W&B run ends under the job, as when its service process dies
-    with caplog.at_level(logging.WARNING, logger="xlprune.loggers"):
+    with caplog.at_level(logging.WARNING, logger="xlprune.job.loggers"):
         logger.log_metrics({"train/loss": 0.5}, step=1)
         logger.log_metrics({"train/loss": 0.25}, step=2)
         logger.save()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from xlprune.metrics import score
+from xlprune.data.metrics import score
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "O"]]
 

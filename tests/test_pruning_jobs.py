@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from jobs import FAST, cli, compose, run_job
 
-from xlprune.errors import XlpruneError
+from tests.helpers.jobs import FAST, cli, compose, run_job
+from xlprune.infra.errors import XlpruneError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -95,9 +95,10 @@ def test_a_mask_job_stores_the_ranking_a_ranking_fine_tune_would_compute(tmp_pat
 def test_pruned_model_saved_and_loaded_back_to_identical_logits(tmp_path):
     from hydra.utils import instantiate
 
-    from xlprune.finetune import Job, fine_tune
-    from xlprune.pruning import save_model
-    from xlprune.store import Store
+    from xlprune.infra.store import Store
+    from xlprune.job.context import Job
+    from xlprune.job.finetune import fine_tune
+    from xlprune.job.saving import save_model
 
     cfg = compose([*FAST, "model=tiny_bert"], tmp_path / "job")
     from xlprune.data.corpus import make_source

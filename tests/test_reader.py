@@ -3,7 +3,7 @@
 import pytest
 
 from xlprune.data.formats import read_xtreme
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 
 def write(path, text: str, encoding="utf-8"):

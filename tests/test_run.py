@@ -3,11 +3,11 @@
 import json
 
 import pytest
-from jobs import FAST, run_job
-from wandb_records import config as wandb_config
-from wandb_records import summary as wandb_summary
 
-from xlprune.results import REQUIRED
+from tests.helpers.jobs import FAST, run_job
+from tests.helpers.wandb_records import config as wandb_config
+from tests.helpers.wandb_records import summary as wandb_summary
+from xlprune.job.results import REQUIRED
 
 
 @pytest.mark.parametrize(

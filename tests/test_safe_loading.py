@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from jobs import FAST, run_job
-from test_local_model import save_checkpoint
 
-from xlprune.checks import check_targets
-from xlprune.errors import XlpruneError
+from tests.helpers.jobs import FAST, run_job
+from tests.test_local_model import save_checkpoint
+from xlprune.config.checks import check_targets
+from xlprune.infra.errors import XlpruneError
 
 SRC = Path(__file__).parents[1] / "src" / "xlprune"
 
@@ -53,7 +53,7 @@ def test_no_unsafe_loader_in_the_source():
         if unsafe.search(line) and not line.lstrip().startswith("#")
     ]
     assert not found, found
-    build = (SRC / "models" / "build.py").read_text()
+    build = (SRC / "models" / "specs.py").read_text()
     assert "use_safetensors=True" in build
 
 
@@ -69,8 +69,9 @@ def test_a_config_cannot_name_other_callables(target):
 
 
 def test_every_shipped_config_names_allowed_classes_only(tmp_path):
-    from jobs import compose
     from omegaconf import OmegaConf
+
+    from tests.helpers.jobs import compose
 
     conf = SRC.parents[1] / "conf"
     for group in ("model", "data", "logger", "trainer"):
@@ -81,7 +82,11 @@ def test_every_shipped_config_names_allowed_classes_only(tmp_path):
 
 @pytest.mark.parametrize(
     "target",
-    ["pytorch_lightning.core.saving.pl_load", "xlprune.atomic.write_text", "xlprune.run.run"],
+    [
+        "pytorch_lightning.core.saving.pl_load",
+        "xlprune.infra.atomic.write_text",
+        "xlprune.job.run.run",
+    ],
 )
 def test_functions_inside_allowed_packages_are_refused(target):
     with pytest.raises(XlpruneError, match="ALLOWED_TARGETS"):

@@ -2,7 +2,7 @@
 job: it ends within seconds, with 143 / 130 and one line naming the signal and the phase,
 keeps no results.json, and the same command run again resumes from what was stored.
 
-A job waits inside a phase with XLPRUNE_PAUSE_AT (xlprune.faults) and is signalled there.
+A job waits inside a phase with XLPRUNE_PAUSE_AT (xlprune.infra.faults) and is signalled there.
 To stay fast, each chain runs one command over and over on one cache, stopping it one
 phase later each time (every stop a case, every run after it a resume), then lets it end."""
 
@@ -221,7 +221,7 @@ def test_lightning_slurm_auto_requeue_is_turned_off(monkeypatch):
     import pytorch_lightning as pl
     from lightning_fabric.plugins.environments import SLURMEnvironment
 
-    from xlprune.signals import no_requeue
+    from xlprune.infra.signals import no_requeue
 
     for key, value in {
         "SLURM_NTASKS": "1",
@@ -244,7 +244,7 @@ def test_lightning_ending_quietly_on_sigterm_becomes_an_interruption():
     signal; that must not pass for a finished job."""
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-    from xlprune.signals import Interrupted, trainer_call
+    from xlprune.infra.signals import Interrupted, trainer_call
 
     def fit():
         raise SIGTERMException

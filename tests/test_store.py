@@ -6,10 +6,10 @@ import logging
 from pathlib import Path
 
 import pytest
-from jobs import FAST, run_job
 
-from xlprune.errors import XlpruneError
-from xlprune.store import COMPLETE, Store
+from tests.helpers.jobs import FAST, run_job
+from xlprune.infra.errors import XlpruneError
+from xlprune.infra.store import COMPLETE, Store
 
 
 def test_an_entry_is_built_once_and_sealed(tmp_path):
@@ -48,7 +48,7 @@ def test_a_damaged_entry_is_reported_and_rebuilt(tmp_path, harm, caplog):
     entry, _ = Store(tmp_path).build_once("kind", "k1", build)
     harm(entry)
     store = Store(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="xlprune.store"):
+    with caplog.at_level(logging.WARNING, logger="xlprune.infra.store"):
         again, built = store.build_once("kind", "k1", build)
     assert built and store.repaired == ["kind/k1"]
     assert (again / "a.txt").read_text() == "alpha" and (again / "sub" / "b.txt").is_file()
@@ -91,7 +91,7 @@ def test_every_kind_of_stored_artefact_is_rebuilt_after_damage(tmp_path, monkeyp
         corrupt(features, "truncate")
     corrupt(next(cache.glob("results/*/results.json")), "flip")
 
-    with caplog.at_level(logging.WARNING, logger="xlprune.store"):
+    with caplog.at_level(logging.WARNING, logger="xlprune.infra.store"):
         again = run_job(args, tmp_path / "b")
     assert "resumed_from" not in again  # the stored result was damaged: it ran again
     repaired = {entry.split("/")[0] for entry in again["store"]["repaired"]}
@@ -126,7 +126,7 @@ def test_an_added_file_or_a_lost_manifest_counts_as_damage(tmp_path, caplog):
     entry, _ = Store(tmp_path).build_once("tokenizers", "t", build)
     (entry / "added_tokens.json").write_text('{"x": 1}')  # changes what the entry means
     store = Store(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="xlprune.store"):
+    with caplog.at_level(logging.WARNING, logger="xlprune.infra.store"):
         assert store.build_once("tokenizers", "t", build)[1]
     assert "added_tokens.json was added after writing" in caplog.text
     (entry / COMPLETE).unlink()
@@ -154,7 +154,7 @@ def test_a_saved_model_without_its_checksums_is_refused(tmp_path, monkeypatch):
 
 
 def test_resume_notices_changed_data_files(tmp_path, monkeypatch):
-    from jobs import write_xtreme_dir
+    from tests.helpers.jobs import write_xtreme_dir
 
     monkeypatch.setenv("XLPRUNE_CACHE", str(tmp_path / "cache"))
     root = write_xtreme_dir(tmp_path / "panx", "ner", ["en", "de"])

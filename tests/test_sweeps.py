@@ -9,9 +9,9 @@ import sys
 import time
 
 import pytest
-from jobs import FAST, cli, run_job
 
-from xlprune.search import select, should_stop
+from tests.helpers.jobs import FAST, cli, run_job
+from xlprune.job.selection import select, should_stop
 
 SWEEP = ["+debug=fast", "logger=none", "resume=true", "pruning.count=0,1,2,3", "-m"]
 

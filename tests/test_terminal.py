@@ -5,7 +5,7 @@ experiment says which of the sweep's jobs it shows."""
 import os
 import re
 
-from jobs import cli
+from tests.helpers.jobs import cli
 
 
 def test_single_job_shows_phases_progress_and_scores(tmp_path):
@@ -48,7 +48,7 @@ def test_cfg_job_on_a_swept_experiment_shows_its_first_job(tmp_path):
 
 
 def test_wandb_job_logs_dev_every_epoch_and_stays_quiet(tmp_path):
-    from wandb_records import history, run_files
+    from tests.helpers.wandb_records import history, run_files
 
     done = cli(
         ["+debug=fast", "logger=wandb", "task=pos", "trainer.max_epochs=2"],

@@ -1,4 +1,4 @@
-"""Threads follow the CPUs a job was given (xlprune.threads): affinity, SLURM_CPUS_PER_TASK
+"""Threads follow the CPUs a job was given (xlprune.infra.threads): affinity, SLURM_CPUS_PER_TASK
 and cgroup quotas (v1 and v2, in a fake /sys/fs/cgroup), divided among local workers; and
 OMP_WAIT_POLICY set before torch starts, unless the user chose one."""
 
@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from jobs import FAST, cli
 
-from xlprune import threads
+from tests.helpers.jobs import FAST, cli
+from xlprune.infra import threads
 
 
 def cgroup_root(tmp_path: Path, files: dict[str, str], own: str = "0::/\n") -> dict:
@@ -172,7 +172,7 @@ def test_prepare_environment(environ, load, set_to, after):
 
 
 def test_module_imports_no_torch():
-    code = "import sys, xlprune.threads; print('torch' in sys.modules)"
+    code = "import sys, xlprune.infra.threads; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
 
@@ -193,7 +193,7 @@ def test_apply_sets_torch_threads_in_a_fresh_process(tmp_path):
     where = cgroup_root(tmp_path, {})
     code = (
         "import json, torch\n"
-        "from xlprune import threads\n"
+        "from xlprune.infra import threads\n"
         f"used = threads.apply(None, {{'SLURM_CPUS_PER_TASK': '1'}}, {str(where['root'])!r}, "
         f"{str(where['self_cgroup'])!r})\n"
         "print(json.dumps({'used': used, 'intra': torch.get_num_threads(),"
@@ -210,7 +210,7 @@ def test_apply_when_inter_op_threads_are_fixed_already(tmp_path):
     args = f"{str(where['root'])!r}, {str(where['self_cgroup'])!r}"
     code = (
         "import json, torch\n"
-        "from xlprune import threads\n"
+        "from xlprune.infra import threads\n"
         "torch.set_num_interop_threads(2)\n"
         "before = torch.get_num_interop_threads()\n"
         f"threads.apply(None, {{'SLURM_CPUS_PER_TASK': '1'}}, {args})\n"
@@ -225,7 +225,7 @@ def test_prepare_environment_sets_this_process_before_torch():
     imported afterwards, and which the processes started later inherit."""
     code = (
         "import json, os, subprocess, sys\n"
-        "from xlprune import threads\n"
+        "from xlprune.infra import threads\n"
         "threads.prepare_environment(load=2.0)\n"
         "child = subprocess.run([sys.executable, '-c', 'import os; print(os.environ.get(\"OMP_WAIT_POLICY\"))'],"
         " capture_output=True, text=True).stdout.strip()\n"
@@ -235,7 +235,7 @@ def test_prepare_environment_sets_this_process_before_torch():
 
 
 def test_cli_job_uses_one_thread_under_slurm_cpus_per_task_1(tmp_path):
-    """Needs run.py and __main__.py wired to xlprune.threads (prepare_environment at the
+    """Needs run.py and __main__.py wired to xlprune.infra.threads (prepare_environment at the
     CLI's start, apply in run.start): the job logs the threads torch uses."""
     done = cli(
         [*FAST, "model=tiny_bert", "hydra.run.dir=out"],
@@ -246,7 +246,7 @@ def test_cli_job_uses_one_thread_under_slurm_cpus_per_task_1(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     output = done.stdout + done.stderr
     found = re.findall(r"torch threads: (\d+) \(CPUs (\d+), set by ([^;]+);", output)
-    assert found, "no 'torch threads:' line in the job's log: is xlprune.threads wired in?"
+    assert found, "no 'torch threads:' line in the job's log: is xlprune.infra.threads wired in?"
     assert found[-1][0] == "1"
     if threads.affinity_cpus() > 1:  # the limit was SLURM's, not the machine's size
         assert found[-1][2] == "SLURM_CPUS_PER_TASK"

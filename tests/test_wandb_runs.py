@@ -11,18 +11,19 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from jobs import run_job
-from wandb_records import config, history, run_files, run_info, summary, table
 
-TESTS = Path(__file__).parent
+from tests.helpers.jobs import run_job
+from tests.helpers.wandb_records import config, history, run_files, run_info, summary, table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 KILLED = textwrap.dedent(
     """
     import os, signal, sys, time
-    sys.path.insert(0, {tests!r})
+    sys.path.insert(0, {root!r})
     from pathlib import Path
-    from jobs import compose
-    from xlprune.loggers import make_logger
+    from tests.helpers.jobs import compose
+    from xlprune.job.loggers import make_logger
 
     out = Path({out!r})
     cfg = compose({overrides!r}, out)
@@ -50,7 +51,7 @@ def test_a_killed_jobs_run_has_its_config_tags_name_and_job_type(tmp_path):
         "seed=7",
         "+hub.token=${oc.env:HF_TOKEN}",
     ]
-    script = KILLED.format(tests=str(TESTS), out=str(out), overrides=overrides)
+    script = KILLED.format(root=str(ROOT), out=str(out), overrides=overrides)
     # wandb writes its run file every 15 s (and at the end): a job killed after that has
     # its first records on disk; the test waits 3 s, not 15
     env = dict(os.environ, WANDB__TRANSACTION_LOG_FLUSH_INTERVAL="0.5", HF_TOKEN=token)
@@ -142,7 +143,7 @@ def test_removed_heads_table_follows_the_ranking(ranked_job):
 
 
 def test_hand_given_heads_keep_their_order(tmp_path):
-    from xlprune.loggers import removed_rows
+    from xlprune.job.loggers import removed_rows
 
     given = {"pruned_heads": [[2, 1], [0, 3]], "ranking": None}
     assert removed_rows(given) == [[2, 1, 1, None], [0, 3, 2, None]]
@@ -150,7 +151,7 @@ def test_hand_given_heads_keep_their_order(tmp_path):
 
 def test_names_keep_a_sweeps_other_keys_apart():
     """scarce sweeps data.train_fraction: its jobs' names must differ by it."""
-    from xlprune.loggers import run_identity
+    from xlprune.job.loggers import run_identity
 
     cfg = {"model": {"name": "mbert"}, "task": {"name": "ner"}, "setting": {"name": "cross"}}
     cfg |= {"source": ["en"], "pruning": {"count": 2}, "ranking": {"method": "gradient"}}

@@ -9,8 +9,8 @@ import hydra
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
-from xlprune.errors import XlpruneError, fail, one_line
-from xlprune.paths import config_dir
+from xlprune.config.paths import config_dir
+from xlprune.infra.errors import XlpruneError, fail, one_line
 
 CONFIG_DIR = str(config_dir())
 
@@ -50,7 +50,7 @@ def check_command(argv: list[str]) -> None:
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
-    from xlprune.checks import check_room, check_targets, check_values
+    from xlprune.config.checks import check_room, check_targets, check_values
 
     args = [a for a in argv if not a.startswith("-")]
     try:
@@ -103,7 +103,7 @@ def check_command(argv: list[str]) -> None:
 
         check_cluster(cfg)  # hydra/launcher=slurm: the cluster can take the jobs
     else:  # a sweep's jobs are checked together by its plan (sweep/plan.py)
-        from xlprune import hub
+        from xlprune.config import hf_hub as hub
 
         hub.check_sweep([cfg])  # models and datasets on the hub, before anything reads it
 
@@ -209,14 +209,14 @@ def multirun_asked(flags: list[str], cfg) -> bool:
 def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from xlprune import signals
-    from xlprune.results import FAILED
+    from xlprune.infra import signals
+    from xlprune.job.results import FAILED
 
     signals.install()  # also in a sweep's workers (joblib, SLURM), not only in cli()
     out_dir = HydraConfig.get().runtime.output_dir
     in_sweep = getattr(HydraConfig.get().mode, "name", None) == "MULTIRUN"
     if in_sweep:  # a rerun into the same folder: what an earlier run left is not this one's
-        from xlprune.results import FILENAME
+        from xlprune.job.results import FILENAME
 
         for name in (FAILED, FILENAME):
             (Path(out_dir) / name).unlink(missing_ok=True)
@@ -230,8 +230,8 @@ def main(cfg: DictConfig) -> None:
         if not in_sweep:
             fail(failed.message)
         # a sweep goes on: this job's one line now, its record for the sweep's end
-        from xlprune.results import write_failure
-        from xlprune.secrets import redact_text
+        from xlprune.infra.secrets import redact_text
+        from xlprune.job.results import write_failure
 
         message = redact_text(one_line(failed.message))
         print(f"xlprune: error: {message}", file=sys.stderr, flush=True)
@@ -244,7 +244,7 @@ def worker_stopped(stop, out_dir: str) -> None:
     process ends at once; the job's own cleanup already ran on the way here."""
     import os
 
-    from xlprune.results import write_failure
+    from xlprune.job.results import write_failure
 
     print(f"xlprune: error: {stop.message()}", file=sys.stderr, flush=True)
     with contextlib.suppress(OSError):
@@ -261,7 +261,7 @@ class JobFailed(Exception):
 
 def job(cfg: DictConfig) -> None:
     """Run one job; what ends it early becomes a JobFailed with its one-line reason."""
-    from xlprune.run import run
+    from xlprune.job.run import run
 
     try:
         run(cfg)
@@ -295,7 +295,7 @@ def job(cfg: DictConfig) -> None:
             raise JobFailed(str(cause), "bad input") from None
         import traceback
 
-        from xlprune.secrets import redact_text
+        from xlprune.infra.secrets import redact_text
 
         # printed here, masked, rather than by Hydra (its message repeats every override)
         sys.stderr.write(redact_text("".join(traceback.format_exception(err))))
@@ -318,12 +318,12 @@ def disk_full(err: BaseException | None) -> bool:
 
 
 def cli() -> None:
-    from xlprune import signals, threads
+    from xlprune.infra import signals, threads
 
     threads.prepare_environment()  # OpenMP reads OMP_WAIT_POLICY when torch is imported
     signals.install()  # SIGTERM / SIGINT: end the job (or sweep) in one line, 143 / 130
     try:
-        from xlprune.secrets import redact_logs, remember_command_line
+        from xlprune.infra.secrets import redact_logs, remember_command_line
 
         remember_command_line(sys.argv[1:])
         redact_logs()

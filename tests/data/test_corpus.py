@@ -3,12 +3,12 @@
 import time
 
 import pytest
-from jobs import FAST, cli, run_job, write_xtreme_dir
 
+from tests.helpers.jobs import FAST, cli, run_job, write_xtreme_dir
 from xlprune.data.corpus import carve_dev, subset
-from xlprune.data.hub import HubSource, massive
+from xlprune.data.hub_datasets import HubSource, massive
 from xlprune.data.labels import clean, collapse_ner, vocabulary
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 
 def hub_like(rows: dict, label_field: str, names: list[str]):

@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from xlprune.data.formats import READERS
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
 

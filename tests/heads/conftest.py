@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoModelForTokenClassification, BertConfig, XLMRobertaConfig
+
+from tests.helpers.tiny import tiny_model
 
 VOCAB, LAYERS, HEADS, HIDDEN, LABELS = 100, 3, 4, 32, 5
 
 
 def make_model(arch: str = "bert", attn: str = "eager", dtype=torch.float32, seed: int = 0):
-    cls = {"bert": BertConfig, "xlmr": XLMRobertaConfig}[arch]
-    cfg = cls(
-        vocab_size=VOCAB,
-        hidden_size=HIDDEN,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=LABELS,
-        pad_token_id=1,
-    )
     torch.manual_seed(seed)
-    model = AutoModelForTokenClassification.from_config(cfg, attn_implementation=attn)
+    model = tiny_model(
+        arch, VOCAB, LAYERS, HEADS, HIDDEN, LABELS, positions=64, pad_token_id=1, attn=attn
+    )
     # larger weights than the default 0.02 init so that heads matter visibly
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -61,3 +53,13 @@ def tiny():
 def batch():
     """Factory: ``batch(seed, batch, tokens)`` -> dict with input_ids, attention_mask, labels."""
     return make_batch
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from intra-op threads, and on a shared, loaded machine two
+    OpenMP threads on two cores make these tests ~20x slower; restored afterwards."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)

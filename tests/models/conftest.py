@@ -10,14 +10,14 @@ from .e5_engine import compiled_engine, shipped_engine
 
 @pytest.fixture(scope="session")
 def store():
-    from xlprune.store import Store
+    from xlprune.infra.store import Store
 
     return Store(os.environ["XLPRUNE_CACHE"])
 
 
 @pytest.fixture(scope="session")
 def e5_spec():
-    from xlprune.models.build import E5Spec
+    from xlprune.models.specs import E5Spec
 
     return E5Spec("e5_small")
 

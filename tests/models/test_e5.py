@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 from xlprune.models import e5
 
 # one sentence per script the issue names, and compatibility forms the normaliser folds

@@ -2,9 +2,9 @@
 corpus): the real model, trimmed, through the experiment's config."""
 
 import pytest
-from jobs import FAST, run_job
-from test_bad_input import FORMATS, file_name
 
+from tests.helpers.jobs import FAST, run_job
+from tests.test_bad_input import FORMATS, file_name
 from xlprune.data.synthetic import generate
 
 LAYOUTS = {"e5_pos": "ud", "e5_ner": "xtreme", "e5_sf": "xsid"}

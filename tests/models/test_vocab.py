@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from jobs import FAST, run_job, write_xtreme_dir
 
+from tests.helpers.jobs import FAST, run_job, write_xtreme_dir
 from xlprune.models.vocab import TRIM_FILE, used_ids
 
 from .test_e5 import SCRIPTS
@@ -94,7 +94,7 @@ def test_an_e5_job_trains_a_trimmed_model_and_records_it(tmp_path):
 
 
 def test_a_saved_trimmed_model_is_refused_for_data_with_tokens_it_dropped(tmp_path):
-    from xlprune.errors import XlpruneError
+    from xlprune.infra.errors import XlpruneError
 
     data = write_xtreme_dir(tmp_path / "panx", "ner", ["en"], n=12)
     common = [*FAST, "data=xtreme", f"data.root={data}", "source=[en]", "targets=[en]"]

@@ -5,7 +5,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from jobs import FAST, cli, run_job
+
+from tests.helpers.jobs import FAST, cli, run_job
 
 # conf/config.yaml wires the progress callback; this keeps the tests explicit about it.
 PROGRESS = "hydra.callbacks.progress._target_=xlprune.sweep.progress.SweepProgress"

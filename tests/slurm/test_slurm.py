@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from jobs import cli
+
+from tests.helpers.jobs import cli
 
 pytestmark = pytest.mark.slurm
 

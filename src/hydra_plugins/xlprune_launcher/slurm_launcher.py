@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
-from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
 from omegaconf import OmegaConf, open_dict
+
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +24,16 @@ class SlurmLauncher(BaseSubmititLauncher):
 
     def __call__(self, *args, **kwargs):
         """On the node: this process runs one job of a sweep, not the sweep (a signal ends
-        it with a failure record; xlprune.signals.in_worker)."""
+        it with a failure record; xlprune.infra.signals.in_worker)."""
         import os
 
-        from xlprune import signals
+        from xlprune.infra import signals
 
         os.environ[signals.SWEEP_PID] = "slurm"
         return super().__call__(*args, **kwargs)
 
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
-        from xlprune.errors import XlpruneError, fail
+        from xlprune.infra.errors import XlpruneError, fail
 
         try:
             return self._launch(job_overrides, initial_job_idx)
@@ -41,10 +42,10 @@ class SlurmLauncher(BaseSubmititLauncher):
 
     def _launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
         import submitit
-        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
         from submitit.slurm.slurm import _make_sbatch_string
 
-        from xlprune.results import FAILED
+        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+        from xlprune.job.results import FAILED
         from xlprune.sweep import slurm as cluster
         from xlprune.sweep.plan import read_plan
 
@@ -130,18 +131,12 @@ class SlurmLauncher(BaseSubmititLauncher):
         here in a second instead of waiting in the cluster's queue."""
         from hydra.core.hydra_config import HydraConfig
 
-        from xlprune.data.corpus import make_source
-        from xlprune.run import finished_result, input_fingerprint, result_key
-        from xlprune.store import Store
+        from xlprune.job.run import stored_result
 
         cfg = job[2]
         HydraConfig.instance().set_config(cfg)
         task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-        try:
-            key = result_key(task, input_fingerprint(task, make_source(task.data)))
-            return finished_result(task, Store(task.cache_dir), key) is not None
-        except Exception:  # noqa: BLE001 - a config the job itself will report on
-            return False
+        return stored_result(task) is not None
 
     def run_here(self, num: int, overrides, cfg) -> JobReturn:
         setup_globals()

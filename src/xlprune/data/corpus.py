@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass, field
 
 from xlprune.data.labels import check_scheme, clean, collapse_ner, vocabulary
-from xlprune.errors import XlpruneError
-from xlprune.faults import reached
+from xlprune.infra.errors import XlpruneError
+from xlprune.infra.faults import reached
 
 SPLITS = ("train", "dev", "test")
 
@@ -61,6 +61,11 @@ def make_source(data_cfg):
     from hydra.utils import instantiate
 
     return instantiate({k: v for k, v in data_cfg.items() if k not in SAMPLING})
+
+
+def languages(cfg) -> list[str]:
+    """A job's languages (its config's source and targets), sources first, each once."""
+    return list(dict.fromkeys([*cfg.source, *cfg.targets]))
 
 
 def load_corpus(cfg, source, langs: list[str], fraction_langs: list[str]) -> Corpus:

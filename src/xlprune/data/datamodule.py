@@ -117,8 +117,9 @@ class Collator:
 
 class TaggingDataModule(pl.LightningDataModule):
     """Training sentences of every training language, concatenated in order, and one
-    evaluation loader per evaluated language for dev and for test. `dev` may hold more
-    languages than are evaluated (importance passes over source dev data)."""
+    evaluation loader per evaluated language for dev and for test: dataloader i scores
+    `eval_langs[i]`. `dev` may hold more languages than are evaluated (importance passes
+    over source dev data)."""
 
     def __init__(
         self,
@@ -133,8 +134,10 @@ class TaggingDataModule(pl.LightningDataModule):
         shuffle: bool = False,
         eval_langs: list[str] | None = None,
         store=None,
+        dev_in_fit: bool = True,
     ):
         super().__init__()
+        self.dev_in_fit = dev_in_fit  # False: fit trains only; dev is scored when asked
         self.store, self._tokenizer_id = store, None
         self.eval_langs = list(eval_langs if eval_langs is not None else test)
         self.tokenizer = tokenizer
@@ -157,16 +160,20 @@ class TaggingDataModule(pl.LightningDataModule):
         encoded before (a sweep tokenises each file once)."""
         if self.store is None:
             return encode(self.tokenizer, sentences, self.label2id, self.max_length)
-        import hashlib
         import json
 
         from xlprune.data.sources import fingerprint
-        from xlprune.faults import reached
+        from xlprune.infra.faults import reached
+        from xlprune.infra.store import key as store_key
 
         if self._tokenizer_id is None:
             self._tokenizer_id = tokenizer_id(self.tokenizer)
-        parts = [self._tokenizer_id, fingerprint(sentences), str(self.max_length), *self.labels]
-        key = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:20]
+        key = store_key(
+            tokenizer=self._tokenizer_id,
+            data=fingerprint(sentences),
+            max_length=self.max_length,
+            labels=self.labels,
+        )
 
         def build(directory):
             feats = encode(self.tokenizer, sentences, self.label2id, self.max_length)
@@ -211,7 +218,8 @@ class TaggingDataModule(pl.LightningDataModule):
         return loaders
 
     def val_dataloader(self) -> list[DataLoader]:
-        return self._eval_loaders("dev")
+        fitting = self.trainer is not None and self.trainer.state.fn == "fit"
+        return [] if fitting and not self.dev_in_fit else self._eval_loaders("dev")
 
     def test_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders("test")

@@ -4,7 +4,7 @@
 import logging
 
 from xlprune.data.formats.common import iob2 as repair_iob
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,25 @@ the content so caches can be keyed by it."""
 import hashlib
 import json
 from pathlib import Path
+from typing import Protocol
 
 from xlprune.data.formats import READERS
 from xlprune.data.formats.common import Sentence
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 SPLITS = ("train", "dev", "test")
+
+
+class Source(Protocol):
+    """What a data config builds (conf/data/*: SyntheticSource, FileSource, HubSource)."""
+
+    name: str
+
+    def load(self, task: str, lang: str, split: str) -> list[Sentence] | None:
+        """One language's split, or None where the source has no such split."""
+
+    def labels(self, task: str) -> list[str]:
+        """The task's label set, in a fixed order."""
 
 
 def fingerprint(sentences: list[Sentence]) -> str:

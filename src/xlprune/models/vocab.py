@@ -8,7 +8,6 @@ job will see is dropped, and the result is checked: the trimmed tokenizer must g
 sentence the same tokens as the full one. Unigram tokenizers only: a Unigram best path
 survives the removal of pieces it does not use, a WordPiece longest match does not."""
 
-import hashlib
 import json
 
 TRIM_FILE = "vocabulary.json"  # in a trimmed checkpoint: what it was trimmed from
@@ -27,7 +26,9 @@ def used_ids(tokenizer, sentences: list[list[str]]) -> list[int]:
 
 
 def ids_key(ids: list[int]) -> str:
-    return hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16]
+    from xlprune.infra.store import key
+
+    return key(ids=ids)
 
 
 def trimmed_tokenizer_json(full: dict, kept: list[int]) -> dict:

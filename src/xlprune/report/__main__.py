@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             f"xlprune.report: error: not a folder: {', '.join(map(str, missing))}", file=sys.stderr
         )
         return 2
-    from xlprune.report.build import build_report
+    from xlprune.report.assemble import build_report
 
     report = build_report(args.dirs, args.out)
     print(f"{report.header.counts.line()} {len(report.tables)} tables")

@@ -8,7 +8,7 @@ problem line instead of an error: a partial sweep still gets a report."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprune.results import FAILED, FILENAME, read_failure, read_results
+from xlprune.job.results import FAILED, FILENAME, read_failure, read_results
 
 # Overrides that are columns of their own; any other override that differs between jobs
 # becomes the job's `variant`, so jobs that differ in it are never mixed in one number.
@@ -26,6 +26,7 @@ DIMENSIONS = {
     "pruning.max_k",
     "ranking",
     "ranking.method",
+    "ranking.granularity",  # part of the method's name in the report (gradient:batch)
     "ranking.combine",
     "ranking.file",
     "logger",
@@ -205,7 +206,7 @@ def mark_variants(jobs: list[Job]) -> None:
 
 
 def main_metric(metric: str | None, values: dict) -> str:
-    from xlprune.metrics import primary
+    from xlprune.data.metrics import primary
 
     name = primary(metric or "")
     if name in values:
@@ -220,7 +221,10 @@ def ranking_fields(job: Job) -> tuple[str, str]:
     hand-given head set; combine only when several sources were merged."""
     r = job.results
     ranking = r.get("ranking") or {}
-    method = str(ranking.get("method") or ("explicit" if r.get("prune_count") else ""))
+    from xlprune.report.score_files import method_label
+
+    method = method_label(ranking) if ranking.get("method") else ""
+    method = method or ("explicit" if r.get("prune_count") else "")
     sources = ranking.get("sources") or r.get("source") or []
     combine = ranking.get("combine") or (job.config.get("ranking") or {}).get("combine") or ""
     return method, str(combine) if len(sources) > 1 and method else ""

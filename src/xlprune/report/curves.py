@@ -9,7 +9,7 @@ coincide still all show: each one's rim around the next. x stays at the true k."
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprune.report.files import pyplot, save_figure
+from xlprune.infra.files import pyplot, save_figure
 from xlprune.report.series import Context, Line, Series
 
 # the first LAYERS nest: each one shows around the smaller one drawn on it

@@ -3,10 +3,10 @@ setting, languages, data and seed, the k the guided job chose on dev and its tes
 against the k a full search picks on dev (every k re-trained: a pruning.count grid of the
 same ranking method, or a pruning.mode=search job) and its test score, with the fine-tunes
 each spent. Both choose among k = 0 and the pruned k by the mean dev score over targets,
-ties to fewer heads (xlprune.search.select)."""
+ties to fewer heads (xlprune.job.selection.select)."""
 
+from xlprune.job.selection import mean_score, select
 from xlprune.report.table import Delta, Heads, Score, Table
-from xlprune.search import mean_score, select
 
 
 def cell(r: dict, variant: str = "") -> tuple:
@@ -31,7 +31,7 @@ def method(r: dict) -> str:
 def full_searches(jobs: list[tuple[dict, str]]) -> dict[tuple, dict]:
     """(cell, ranking method) -> {k: {k, dev, test}} from re-trained jobs ((results,
     variant) pairs); an unpruned job counts for every method of its cell."""
-    from xlprune.metrics import primary
+    from xlprune.data.metrics import primary
 
     trials: dict[tuple, dict] = {}
     unpruned: dict[tuple, dict] = {}

@@ -40,8 +40,8 @@ class Header:
 
 
 def header(found: Collection, dirs: list[Path]) -> Header:
+    from xlprune.infra.secrets import redact_text
     from xlprune.report.sweep import describe
-    from xlprune.secrets import redact_text
 
     sweeps, counts = [], Counts()
     by_sweep: dict = {}

@@ -4,13 +4,25 @@ ablation (Table 5) and the multi-source comparison (Table 6) when those runs exi
 
 from dataclasses import replace
 
+from xlprune.job.selection import dev_choice, paper_choice
 from xlprune.report import paper_numbers
-from xlprune.report.selection import dev_choice, paper_choice
 from xlprune.report.series import Context, Line, Series
 from xlprune.report.table import Delta, Heads, Score, Table
 
 PAPER_METHOD = "gradient"
-METHOD_ORDER = ("gradient", "max", "random", "textpruner")
+METHOD_ORDER = (
+    "gradient",
+    "gradient:batch",
+    "gradient:token",
+    "iterative",
+    "iterative:batch",
+    "iterative:token",
+    "shapley",
+    "shapley:target",
+    "max",
+    "random",
+    "textpruner",
+)
 COMBINE_NAMES = {"sum": "SD", "merge": "MD"}
 NOT_RANKED = ("", "explicit")
 TASK_TABLES = {"pos": "2", "ner": "3", "sf": "4"}  # the paper's table of each task
@@ -397,7 +409,9 @@ def spearman_table(correlations, series: Series) -> list[Table]:
     for the models, data and languages it shows."""
     rows = []
     for c in correlations:
-        if c.method != PAPER_METHOD or not on_paper_data(series, c.context):
+        if c.between != "languages" or c.method != PAPER_METHOD:
+            continue
+        if not on_paper_data(series, c.context):
             continue
         for i, a in enumerate(c.langs):
             for j in range(i + 1, len(c.langs)):

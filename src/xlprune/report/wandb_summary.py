@@ -64,6 +64,7 @@ def sweep_group(sweep_dir: Path, jobs) -> str:
     """The group run.py's make_logger gave the jobs: the sweep dir as configured (relative
     to where the sweep was started unless given absolute), '/' replaced by '_'. Read from
     a job's saved Hydra config, so it holds after the folder was copied or moved."""
+    from xlprune.job.loggers import group_name
     from xlprune.report.collect import load_yaml, to_plain
 
     sweep_dir = Path(sweep_dir).resolve()
@@ -84,8 +85,8 @@ def sweep_group(sweep_dir: Path, jobs) -> str:
         original = Path(out).parents[depth - 1]
         if not template.startswith("/"):
             original = Path(os.path.relpath(original, cwd))
-        return original.as_posix().replace("/", "_")
-    return sweep_dir.as_posix().replace("/", "_")
+        return group_name(original)
+    return group_name(sweep_dir)
 
 
 def plain_table(columns: list[str], rows: list[list]):
@@ -100,7 +101,7 @@ def plain_table(columns: list[str], rows: list[list]):
 def job_run_name(job) -> str:
     """The name make_logger gave the job's W&B run: from results.json (resolved values) and
     the job's saved config (pruning and ranking keys) and overrides."""
-    from xlprune.loggers import run_identity
+    from xlprune.job.loggers import run_identity
 
     r = job.results or {}
     if (r.get("logger") or {}).get("run_name"):
@@ -233,14 +234,15 @@ def payload(report) -> dict:
             )
     for c in report.correlations:
         rows = [[a, *row] for a, row in zip(c.langs, c.matrix, strict=True)]
-        out[f"spearman/{c.slug()}"] = plain_table(["lang", *c.langs], rows)
+        first = "lang" if c.between == "languages" else "method"
+        out[f"spearman/{c.slug()}"] = plain_table([first, *c.langs], rows)
     return out
 
 
 def summary_tags(rows: list[dict]) -> list[str]:
     """`summary` and the sweep's models, tasks, settings and sources, as the job runs'
     tags spell them (model:tiny_bert, ...)."""
-    from xlprune.loggers import clean_tags
+    from xlprune.job.loggers import clean_tags
 
     tags = ["summary"]
     for column in ("model", "task", "setting", "data"):
@@ -257,8 +259,8 @@ def log_summary(report, sweep_dir: str | Path, group: str | None = None) -> Path
         return None
     import wandb
 
-    from xlprune.loggers import SUMMARY, wandb_unreachable
-    from xlprune.secrets import scrub_argv
+    from xlprune.infra.secrets import scrub_argv
+    from xlprune.job.loggers import SUMMARY, wandb_unreachable
 
     scrub_argv()  # W&B records the command line; the launcher has long parsed it
     sweep_dir = Path(sweep_dir)

@@ -4,11 +4,13 @@ What it measured (time per fine-tune, the longest job, peak memory) is kept in t
 folder as .xlprune/plan.json: a cluster launcher sizes its jobs from it."""
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
 from xlprune.report.sweep import planned_jobs
+from xlprune.sweep.progress import clock
 
 PLAN_FILE = ".xlprune/plan.json"
 
@@ -23,12 +25,21 @@ def job_configs(config, jobs: list[list[str]]):
 def count(cfgs) -> dict:
     """Jobs, fine-tunes they run, and distinct rankings they need (at most: some may
     already be stored)."""
-    from xlprune.run import plan_fine_tunes
+    import json
 
-    jobs = fine_tunes = longest = guided = guided_full = 0
+    from xlprune.callbacks.head_importance import SCORE_METHOD
+    from xlprune.job.context import plan_fine_tunes
+    from xlprune.job.ranking import method_options
+    from xlprune.job.run import stored_result
+
+    jobs = fine_tunes = guided = guided_full = done = 0
+    longest = (0, 0)  # (fine-tunes, ranking fine-tunes) of the job that runs the most
     rankings, steps = set(), []
     for cfg in cfgs:
         jobs += 1
+        if stored_result(cfg) is not None:  # a rerun copies it: no fine-tune, no ranking
+            done += 1
+            continue
         per_job = len(plan_fine_tunes(cfg.setting.name, list(cfg.source), list(cfg.targets)))
         p, rk = cfg.pruning, cfg.ranking
         trials = {"search": cfg.search.max_k + 1, "guided": 1 + cfg.guided.candidates}
@@ -44,9 +55,9 @@ def count(cfgs) -> dict:
             needs = False  # its unpruned fine-tune is the ranking fine-tune
         # a job may also run the ranking fine-tunes it needs (one per source language)
         ranks = len([rk.use] if rk.get("use") else cfg.source) if needs else 0
-        longest = max(longest, per_job * trials + ranks)
+        longest = max(longest, (per_job * trials, ranks), key=sum)
         if needs and not rk.get("file"):
-            method = "textpruner" if rk.method == "textpruner" else "gradient"
+            method = SCORE_METHOD.get(rk.method, rk.method)
             for lang in [rk.use] if rk.get("use") else cfg.source:
                 rankings.add(
                     (
@@ -58,84 +69,141 @@ def count(cfgs) -> dict:
                         cfg.seed,
                         method,
                         rk.split,
+                        json.dumps(method_options(cfg), sort_keys=True),
                     )
                 )
         steps.append(cfg)
     return {
         "jobs": jobs,
+        "done": done,
         "fine_tunes": fine_tunes,
         "rankings": len(rankings),
-        "longest_job_fine_tunes": longest,
+        "longest_job_fine_tunes": longest[0],
+        "longest_job_rankings": longest[1],
         "guided": guided,
         "guided_full": guided_full,
         "first": steps[:3],  # calibration candidates: the first job may be one that fails
     }
 
 
-def seconds_per_fine_tune(cfg, steps: int = 3) -> float:
-    """Time `steps` optimizer steps of the first job's model on its own training batches,
-    scaled to its epochs and training-set size (evaluation adds roughly a tenth)."""
+@dataclass
+class Estimate:
+    fine_tune_s: float  # one of the job's fine-tunes, evaluation (and masked curve) included
+    ranking_s: float  # one ranking fine-tune: a fine-tune and its scoring passes
+
+
+def estimate(cfg, workers: int | None = None, steps: int = 3) -> Estimate:
+    """The first job's fine-tunes, estimated from the job's own set-up (prepare_job, its
+    model, DataModule, Tagger and configured Trainer, on this machine's CPU when the
+    config asks for a GPU that is not here): `steps` real training steps after one warm-up
+    with the threads one job will get, scaled to its epochs and batches, plus building the
+    model and tokenising; an evaluation batch counts a third of a training step (forward
+    only) at the eval batch size. Fault points stay off: they are meant for the jobs."""
+    import torch
+
+    from xlprune.infra import faults, threads
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads.job_threads(workers))
+    try:
+        with faults.suppressed():
+            return _estimate(cfg, steps)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _estimate(cfg, steps: int) -> Estimate:
+    import torch
+
+    from xlprune.callbacks.head_importance import SCORE_METHOD
+    from xlprune.callbacks.step_times import StepTimes
+    from xlprune.job.context import build_model, plan_fine_tunes, prepare_job
+    from xlprune.job.finetune import make_datamodule, make_tagger, make_trainer
+    from xlprune.job.loggers import wants_logger
+
+    job = prepare_job(cfg)
+    plan = plan_fine_tunes(cfg.setting.name, list(cfg.source), list(cfg.targets))
+    train_langs, eval_langs = plan[0]
+    start = time.perf_counter()
+    model, tokenizer = build_model(job)
+    dm = make_datamodule(job, tokenizer, train_langs, eval_langs, dev_in_fit=False)
+    dm.setup()
+    setup_s = time.perf_counter() - start
+    timer = StepTimes()
+    here = {}
+    if (
+        cfg.trainer.get("accelerator") not in (None, "cpu", "auto")
+        and not torch.cuda.is_available()
+    ):
+        here = {"accelerator": "cpu", "devices": 1, "precision": "32-true"}
+    trainer = make_trainer(
+        job, callbacks=[timer], max_steps=steps + 1, enable_progress_bar=False, **here
+    )
+    trainer.fit(make_tagger(job, model), datamodule=dm)
+    per_step = timer.mean(skip=1)
+    batches = limited(cfg.trainer.get("limit_train_batches"), len(dm.train_dataloader()))
+    train_s = per_step * cfg.trainer.max_epochs * batches
+    eval_batch_s = per_step * cfg.eval_batch_size / cfg.batch_size / 3
+
+    def dev_batches(langs) -> int:
+        return sum(len(dm.loader("dev", g)) for g in langs)
+
+    dev = limited(cfg.trainer.get("limit_val_batches"), dev_batches(eval_langs))
+    test = limited(cfg.trainer.get("limit_test_batches"), len(dm.test_dataloader()[0]))
+    test *= len(eval_langs)
+    passes = cfg.trainer.max_epochs if wants_logger(cfg) else 1
+    curve = cfg.pruning.max_k + 1 if cfg.pruning.mode in ("mask", "guided") else 0
+    fine_tune_s = setup_s + train_s + eval_batch_s * (dev * (passes + curve) + test)
+    # a ranking fine-tune trains on one source and scores heads over its data
+    rk, score = cfg.ranking, SCORE_METHOD.get(cfg.ranking.method)
+    source_dev = dev_batches(cfg.source[:1])
+    scoring = {"gradient": 3, "textpruner": 3, "iterative": 3 * iterative_rounds(cfg)}
+    scoring["shapley"] = int(rk.get("samples") or 0)
+    ranking_s = fine_tune_s + eval_batch_s * source_dev * scoring.get(score, 0)
+    return Estimate(fine_tune_s, ranking_s)
+
+
+def iterative_rounds(cfg) -> int:
+    """Importance passes of an iterative ranking over the model's heads (tiny models know
+    their size from the config; 144 heads otherwise)."""
+    heads = (cfg.model.get("num_layers") or 12) * (cfg.model.get("num_heads") or 12)
+    step, rounds = float(cfg.ranking.get("step") or 0.1), 0
+    while heads > 1:
+        heads -= max(1, round(step * heads))
+        rounds += 1
+    return rounds
+
+
+def limited(limit, batches: int) -> int:
+    """Batches a loop runs under Lightning's limit_*_batches (a count or a fraction)."""
     import math
 
-    import torch
-    from hydra.utils import instantiate
-
-    from xlprune import hub
-    from xlprune.data.corpus import all_words, load_corpus, make_source
-    from xlprune.data.datamodule import TaggingDataModule
-    from xlprune.store import Store
-
-    hub.check_sweep([cfg])  # before the model or data reads the hub's settings
-    spec, data = instantiate(cfg.model), make_source(cfg.data)
-    langs = list(dict.fromkeys([*cfg.source, *cfg.targets]))
-    corpus = load_corpus(cfg, data, langs, [])
-    texts = [" ".join(w) for g in langs for w, _ in corpus.splits["train"][g]]
-    model, tokenizer = spec.build(
-        labels=corpus.labels,
-        texts=texts,
-        store=Store(cfg.cache_dir),
-        sentences=all_words(corpus.splits),
-    )
-    train = {g: corpus.splits["train"][g] for g in cfg.source}
-    dm = TaggingDataModule(
-        tokenizer, train, {}, {}, corpus.labels, cfg.batch_size, max_length=cfg.max_length
-    )
-    dm.setup()
-    loader = dm.train_dataloader()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr)
-    model.train()
-    batches = [b for _, b in zip(range(steps + 1), loader, strict=False)]
-    start = None
-    for i, batch in enumerate(batches):
-        if i == 1:
-            start = time.perf_counter()  # the first step warms up
-        loss = model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            labels=batch["labels"],
-        ).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    per_step = (time.perf_counter() - start) / max(1, len(batches) - 1)
-    return 1.1 * per_step * cfg.trainer.max_epochs * math.ceil(len(loader.dataset) / cfg.batch_size)
+    if limit is None:
+        return batches
+    if isinstance(limit, float):
+        return max(1, math.floor(batches * limit)) if limit > 0 else 0
+    return min(int(limit), batches)
 
 
-def clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def calibrate(cfgs: list) -> float:
-    """Seconds per fine-tune, from the first of `cfgs` that can be built; the first
-    one's error when none can."""
+def calibrate(cfgs: list, workers: int | None = None) -> Estimate:
+    """The estimate from the first of `cfgs` that can be built; the first one's error when
+    none can."""
     first = None
     for cfg in cfgs:
         try:
-            return seconds_per_fine_tune(cfg)
+            return estimate(cfg, workers)
         except Exception as err:
             first = first or err
     raise first or ValueError("no jobs")
+
+
+def side_by_side(config, jobs: int) -> int:
+    """How many jobs run at once on this machine (hydra/launcher=joblib's n_jobs)."""
+    from xlprune.infra.threads import workers_for
+
+    launcher = config.hydra.get("launcher") or {}
+    workers = workers_for(launcher.get("n_jobs")) if "n_jobs" in launcher else None
+    return max(1, min(workers or 1, jobs))
 
 
 def peak_memory_mb() -> float:
@@ -149,7 +217,7 @@ def peak_memory_mb() -> float:
 
 
 def write_plan(config, plan: dict) -> None:
-    from xlprune.results import write_json_atomic
+    from xlprune.job.results import write_json_atomic
 
     write_json_atomic(Path(str(config.hydra.sweep.dir)) / PLAN_FILE, plan)
 
@@ -164,7 +232,7 @@ def read_plan(sweep_dir) -> dict | None:
 
 
 def reason(err: BaseException) -> str:
-    from xlprune.errors import one_line
+    from xlprune.infra.errors import one_line
 
     return one_line(f"{type(err).__name__}: {err}", 200)
 
@@ -181,8 +249,8 @@ class SweepPlan(Callback):
         except Exception as err:  # the sweep itself reports bad configs, job by job
             print(f"[xlprune] sweep of {len(jobs)} jobs ({reason(err)})", flush=True)
             return
-        from xlprune import hub
-        from xlprune.errors import XlpruneError, fail
+        from xlprune.config import hf_hub as hub
+        from xlprune.infra.errors import XlpruneError, fail
 
         try:
             hub.check_sweep(cfgs)  # every job's models and datasets, before any job starts
@@ -192,23 +260,39 @@ class SweepPlan(Callback):
             f"[xlprune] sweep: {size['jobs']} jobs, {size['fine_tunes']} fine-tunes and at "
             f"most {size['rankings']} ranking fine-tunes"
         )
+        if size["done"]:
+            line += f" ({size['done']} jobs already done: their stored results are copied)"
         if size["guided"]:
             line += (
                 f" (guided jobs: {size['guided']} fine-tunes instead of {size['guided_full']} "
                 "re-training every k)"
             )
         plan = {k: v for k, v in size.items() if k != "first"}
-        try:
-            per = calibrate(size["first"])
-            total = per * (size["fine_tunes"] + size["rankings"])
-            line += f"; about {clock(total)} on this machine ({per:.1f} s per fine-tune)"
-            plan.update(
-                seconds_per_fine_tune=round(per, 3),
-                longest_job_s=round(per * size["longest_job_fine_tunes"], 1),
-                peak_memory_mb=round(peak_memory_mb()),
-            )
-        except Exception as err:
-            line += f"; no time estimate ({reason(err)})"
+        if not size["fine_tunes"]:
+            line += "; nothing left to train"
+        else:
+            try:
+                side = side_by_side(config, size["jobs"] - size["done"])
+                found = calibrate(size["first"], side if side > 1 else None)
+                per = found.fine_tune_s
+                total = (per * size["fine_tunes"] + found.ranking_s * size["rankings"]) / side
+                at_once = f", {side} at a time" if side > 1 else ""
+                line += (
+                    f"; about {clock(total)} on this machine ({per:.1f} s per fine-tune{at_once})"
+                )
+                plan.update(
+                    seconds_per_fine_tune=round(per, 3),
+                    seconds_per_ranking=round(found.ranking_s, 3),
+                    estimate_s=round(total, 1),
+                    longest_job_s=round(
+                        per * size["longest_job_fine_tunes"]
+                        + found.ranking_s * size["longest_job_rankings"],
+                        1,
+                    ),
+                    peak_memory_mb=round(peak_memory_mb()),
+                )
+            except Exception as err:
+                line += f"; no time estimate ({reason(err)})"
         print(line, flush=True)
         try:
             write_plan(config, plan)

@@ -50,7 +50,7 @@ def job_dirs(sweep_dir: Path, subdir: str | None) -> list[Path]:
 def job_state(job_dir: Path) -> str:
     """done (a complete results.json), failed (a failure record), running (started: Hydra
     wrote its .hydra/ folder) or pending."""
-    from xlprune.results import FAILED, FILENAME, read_results
+    from xlprune.job.results import FAILED, FILENAME, read_results
 
     if (job_dir / FAILED).is_file():
         return "failed"
@@ -111,7 +111,7 @@ class SweepProgress(Callback):
     def on_job_end(self, config, job_return=None, **kwargs) -> None:
         if self.job_started is None or "hydra" not in config:
             return  # not a job of a sweep
-        from xlprune.results import FAILED
+        from xlprune.job.results import FAILED
 
         hc = config.hydra
         if self.total is None:  # a worker process: the sweep's plan from its config

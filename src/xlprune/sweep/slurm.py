@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprune.errors import XlpruneError, one_line
+from xlprune.infra.errors import XlpruneError, one_line
 
 UP = ("idle", "mixed", "allocated", "completing", "planned")
 ASK_TIMEOUT_S = 15
@@ -365,7 +365,7 @@ class Watch:
             )
 
     def poll(self, queued: dict[str, str] | None) -> None:
-        from xlprune.results import FAILED
+        from xlprune.job.results import FAILED
 
         now = time.time()
         for task in self.tasks:
@@ -409,7 +409,7 @@ class Watch:
         return out
 
     def finish(self, task: Task, now: float) -> None:
-        from xlprune.results import FAILED, write_failure
+        from xlprune.job.results import FAILED, write_failure
 
         try:
             task.outcome = task.job.results()[0]
@@ -427,7 +427,7 @@ class Watch:
         self.end(task, now)
 
     def lost(self, task: Task, now: float) -> None:
-        from xlprune.results import FAILED, read_failure, write_failure
+        from xlprune.job.results import FAILED, read_failure, write_failure
 
         kind, reason = why_gone(str(task.job.job_id), Path(task.job.paths.stderr))
         if kind == "timed out":  # SIGTERM at the limit: the job's own record says a signal

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from xlprune.results import FILENAME, read_failure, read_results
+from xlprune.job.results import FILENAME, read_failure, read_results
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class SweepSummary(Callback):
             for line in unfinished_jobs:
                 print(f"  {line}", flush=True)
         try:
-            from xlprune.report.build import build_report
+            from xlprune.report.assemble import build_report
 
             report = build_report([sweep_dir])
         except Exception as err:  # the results above stay; the report is a bonus
@@ -123,9 +123,10 @@ class SweepSummary(Callback):
         if report.problems:
             print(f"{len(report.problems)} problem(s), listed in the report", flush=True)
         try:
+            from xlprune.job.loggers import group_name
             from xlprune.report.wandb_summary import log_summary
 
-            group = Path(str(config.hydra.sweep.dir)).as_posix().replace("/", "_")
+            group = group_name(config.hydra.sweep.dir)
             run_dir = log_summary(report, sweep_dir, group=group)
             if run_dir is not None:
                 print(f"W&B summary run: {run_dir}", flush=True)

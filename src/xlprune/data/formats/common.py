@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 log = logging.getLogger(__name__)
 Sentence = tuple[list[str], list[str]]

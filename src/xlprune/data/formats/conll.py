@@ -12,7 +12,7 @@ from xlprune.data.formats.common import (
     warn_if_long,
     word,
 )
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 
 def read_conll(path: str | Path) -> list[Sentence]:

@@ -10,7 +10,7 @@ from xlprune.data.formats.common import (
     require_sentences,
     word,
 )
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 HEADER = ("id", "utterance", "slot_labels", "intent")
 

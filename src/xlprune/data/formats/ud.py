@@ -10,7 +10,7 @@ from xlprune.data.formats.common import (
     token_lines,
     word,
 )
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 
 def read_ud(path: str | Path) -> list[Sentence]:

@@ -12,7 +12,7 @@ from xlprune.data.formats.common import (
     token_lines,
     word,
 )
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 log = logging.getLogger(__name__)
 

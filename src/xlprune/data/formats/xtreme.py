@@ -11,7 +11,7 @@ from xlprune.data.formats.common import (
     token_lines,
     word,
 )
-from xlprune.errors import XlpruneError
+from xlprune.infra.errors import XlpruneError
 
 _PREFIX = re.compile(r"[a-z]{2,3}:")
 

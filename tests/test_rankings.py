@@ -1,0 +1,113 @@
+"""The rankings the field uses, in whole jobs: gradient importance at each granularity,
+Michel et al.'s iterative pruning and Held & Yang's Shapley values, stored and reused like
+every ranking, recorded in results.json and shown side by side in the report."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers.jobs import FAST, run_job
+from xlprune.heads import rank_heads
+
+COUNT = ["pruning.count=2"]
+JOBS = {  # name -> overrides; each job ranks with its own method (one ranking fine-tune)
+    "sentence": ["ranking.granularity=sentence"],
+    "batch": ["ranking.granularity=batch"],
+    "batch_1": ["ranking.granularity=batch", "eval_batch_size=1"],
+    "token": ["ranking.granularity=token"],
+    "iterative": ["ranking=iterative", "ranking.step=0.25"],
+    "shapley": ["ranking=shapley", "ranking.samples=60", "ranking.tolerance=0"],
+    "max": ["ranking=max"],
+}
+
+
+ROOT: list[Path] = []  # the folder the module's jobs ran in
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("rankings")
+    ROOT[:] = [root]
+    return {name: run_job([*FAST, *COUNT, *extra], root / name) for name, extra in JOBS.items()}
+
+
+def stored(results: dict) -> dict:
+    return json.loads(Path(results["ranking"]["stored"][0]).read_text())
+
+
+def test_sentence_at_eval_batch_64_equals_batch_at_batch_size_1(jobs):
+    """Per-sentence gradients from whole batches are the bertology recipe's batch size 1."""
+    sentence = torch.tensor(stored(jobs["sentence"])["raw"], dtype=torch.float64)
+    one_by_one = torch.tensor(stored(jobs["batch_1"])["raw"], dtype=torch.float64)
+    torch.testing.assert_close(sentence, one_by_one, rtol=1e-6, atol=0)
+    per_batch = torch.tensor(stored(jobs["batch"])["raw"], dtype=torch.float64)
+    assert not torch.allclose(sentence, per_batch, rtol=1e-3)  # sentences cancel in a batch
+    assert (per_batch <= sentence * (1 + 1e-9)).all()  # |sum| <= sum of |.|
+
+
+def test_granularity_is_recorded_and_part_of_the_store_key(jobs, tmp_path):
+    paths = {name: jobs[name]["ranking"]["stored"][0] for name in ("sentence", "batch", "token")}
+    assert len(set(paths.values())) == 3
+    for name in ("sentence", "batch", "token"):
+        assert jobs[name]["ranking"]["granularity"] == name
+        assert stored(jobs[name])["granularity"] == name
+    again = run_job([*FAST, *COUNT, "ranking.granularity=token"], tmp_path / "again")
+    assert again["ranking"]["computed"] == 0 and again["ranking"]["stored"] == [paths["token"]]
+    token = torch.tensor(stored(jobs["token"])["raw"])
+    sentence = torch.tensor(stored(jobs["sentence"])["raw"])
+    assert (token >= sentence * (1 - 1e-6)).all()  # per position: at least the sentence sum
+
+
+def test_iterative_ranking_is_its_removal_order(jobs):
+    results, data = jobs["iterative"], stored(jobs["iterative"])
+    rk = results["ranking"]
+    assert rk["method"] == "iterative" and rk["step"] == 0.25 and rk["granularity"] == "sentence"
+    order = rank_heads(torch.tensor(data["raw"]))
+    assert sorted(data["raw"][h][k] for h, k in order) == list(range(12))  # positions
+    assert results["pruned_heads"] == [list(h) for h in sorted(order[:2])]
+    # 12 heads, a quarter of the remaining per round: 3, 2, 2, 1, 1, 1, 1, 1 -> 7 passes
+    assert data["details"]["rounds"] == 8 and rk["passes"] == 7
+
+
+def test_shapley_ranking_removes_the_lowest_values_and_lists_harmful_heads(jobs):
+    results, data = jobs["shapley"], stored(jobs["shapley"])
+    rk, raw = results["ranking"], torch.tensor(data["raw"], dtype=torch.float64)
+    assert rk["method"] == "shapley" and rk["on"] == "source" and rk["samples"] == 60
+    assert 13 <= rk["passes"] <= 60 and rk["shapley"][0]["value_of"] == ["en"]
+    lowest = sorted(rank_heads(raw)[:2])  # signed values, not normalised per layer
+    assert results["pruned_heads"] == [list(h) for h in lowest]
+    negative = sorted(
+        (a, b) for a, row in enumerate(raw.tolist()) for b, v in enumerate(row) if v < 0
+    )
+    assert sorted((a, b) for a, b, _ in rk["harmful"]) == negative
+    # efficiency: the values add up to v(all heads) - v(no head)
+    full, empty = rk["shapley"][0]["full_value"], rk["shapley"][0]["empty_value"]
+    assert raw.sum().item() == pytest.approx(full - empty, abs=1e-9)
+
+
+def test_shapley_for_the_target_is_its_own_ranking(jobs, tmp_path):
+    on_target = run_job(
+        [*FAST, *COUNT, *JOBS["shapley"], "ranking.on=target", "targets=[de]"], tmp_path / "t"
+    )
+    rk = on_target["ranking"]
+    assert rk["on"] == "target" and rk["targets"] == ["de"]
+    assert rk["shapley"][0]["value_of"] == ["de"]
+    assert rk["stored"] != jobs["shapley"]["ranking"]["stored"]
+
+
+def test_report_shows_every_method_side_by_side(jobs):
+    from xlprune.report.assemble import build_report
+
+    report = build_report([ROOT[0]], ROOT[0] / "report")
+    ablation = [t for t in report.tables if t.key.startswith("ablation_")]
+    assert ablation, [t.key for t in report.tables]
+    for method in ("gradient", "gradient:batch", "gradient:token", "iterative", "shapley", "max"):
+        assert method in ablation[0].columns
+    between_methods = [c for c in report.correlations if c.between == "methods"]
+    assert [c.method for c in between_methods] == ["en"]
+    names = set(between_methods[0].langs)
+    assert {"gradient", "gradient:batch", "gradient:token", "iterative", "shapley"} <= names
+    matrix = between_methods[0].matrix
+    assert all(matrix[i][i] == 1.0 for i in range(len(matrix)))
