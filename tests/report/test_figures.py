@@ -72,15 +72,15 @@ def test_normalised_scores_and_order_are_the_rankings():
     raw = raw_scores()
     raw[1] = [0.0] * HEADS  # a zero layer stays zero, and ties break by (layer, head)
     expected = normalise(torch.tensor(raw, dtype=torch.float64))
-    assert np.array(rankings.normalised(raw)) == pytest.approx(expected.numpy())
-    assert rankings.removal_order(rankings.normalised(raw)) == rank_heads(expected)
-    assert rankings.normalised([[2.0, 2.0], [2.0, 2.0]]) == [[0.0, 0.0], [0.0, 0.0]]
+    assert np.array(plots.normalised(raw)) == pytest.approx(expected.numpy())
+    assert rankings.removal_order(plots.normalised(raw)) == rank_heads(expected)
+    assert plots.normalised([[2.0, 2.0], [2.0, 2.0]]) == [[0.0, 0.0], [0.0, 0.0]]
 
 
 def test_heatmap_shows_the_ranked_score_and_numbers_the_removed_heads(tmp_path):
     raw = raw_scores()
     path = score_file(tmp_path, raw)
-    order = rankings.removal_order(rankings.normalised(raw))
+    order = rankings.removal_order(plots.normalised(raw))
     jobs = [result(0, 0.5, 0.5), pruned(2, path, order), pruned(3, path, order)]
     jobs.append(pruned(4, path, list(reversed(order)), method="max"))  # another ranking
     report = build_report([write_jobs(tmp_path / "sweep", jobs)], tmp_path / "report")
@@ -95,7 +95,7 @@ def test_heatmap_shows_the_ranked_score_and_numbers_the_removed_heads(tmp_path):
     ranked_ax, raw_ax = (ax for ax in fig.axes if ax.images)
     (ranked_image,) = ranked_ax.images
     shown = np.asarray(ranked_image.get_array())
-    assert shown == pytest.approx(np.array(rankings.normalised(raw)))
+    assert shown == pytest.approx(np.array(plots.normalised(raw)))
     assert np.unravel_index(shown.argmin(), shown.shape) == order[0]  # darkest = first out
     assert shown.min() == 0.0 and shown.max() == 1.0
     assert np.asarray(raw_ax.images[0].get_array()) == pytest.approx(np.array(raw))
@@ -118,7 +118,7 @@ def test_heatmap_shows_the_ranked_score_and_numbers_the_removed_heads(tmp_path):
 def test_masked_curves_mark_their_heads_and_a_job_that_disagrees_is_a_problem(tmp_path):
     raw = raw_scores(2)
     path = score_file(tmp_path, raw)
-    order = rankings.removal_order(rankings.normalised(raw))
+    order = rankings.removal_order(plots.normalised(raw))
     mask = result(0, 0.5, 0.5)
     mask["ranking"] = {"method": "gradient", "sources": ["en"], "stored": [path]}
     mask["mask_curve"] = [
@@ -149,7 +149,7 @@ def test_store_heatmap_uses_the_normalised_view_without_marks(tmp_path, monkeypa
     monkeypatch.setattr(plots, "heatmap_figure", lambda *a: drawn.append(figure(*a)) or drawn[-1])
     cfg = OmegaConf.create(
         {
-            "ranking": {"split": "dev", "method": "gradient"},
+            "ranking": {"split": "dev", "method": "gradient", "granularity": "sentence"},
             "model": {"name": "m"},
             "task": {"name": "ner"},
             "seed": 1,
@@ -162,7 +162,7 @@ def test_store_heatmap_uses_the_normalised_view_without_marks(tmp_path, monkeypa
     ranked_ax = next(ax for ax in fig.axes if ax.images)
     stored = json.loads((tmp_path / "scores.json").read_text())["raw"]
     shown = np.asarray(ranked_ax.images[0].get_array())
-    assert shown == pytest.approx(np.array(rankings.normalised(stored)))
+    assert shown == pytest.approx(np.array(plots.normalised(stored)))
     assert "normalised per layer" in colour_bar_label(ranked_ax.images[0])
     assert not marks(ranked_ax)
 

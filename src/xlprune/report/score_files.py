@@ -68,13 +68,14 @@ DEFAULT_GRANULARITY = "sentence"
 
 def method_label(data: dict) -> str:
     """A ranking's name in the report: its method, with the granularity of gradient-based
-    ones when it is not the default (a file from before granularities existed: batch)."""
+    ones when it is not the default. A record from before granularities were recorded has
+    none and keeps the bare name (its scores were summed per evaluation batch)."""
     method = str(data.get("method") or "gradient")
     if method == "shapley" and data.get("on") == "target":
         return "shapley:target"  # the targets' own ranking, not the source's
-    if method not in ("gradient", "max", "iterative"):
+    granularity = data.get("granularity")
+    if method not in ("gradient", "max", "iterative") or granularity is None:
         return method
-    granularity = str(data.get("granularity") or "batch")
     return method if granularity == DEFAULT_GRANULARITY else f"{method}:{granularity}"
 
 
