@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.jobs import as_in_a_terminal
+
 ARGS = ["+debug=fast", "logger=none", "trainer.enable_progress_bar=false"]
 JOB = [*ARGS, "pruning.count=2", "hydra.run.dir=out"]
 EXIT = {signal.SIGTERM: 143, signal.SIGINT: 130}
@@ -46,6 +48,7 @@ class Job:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=session,  # its own process group, as a terminal gives it
+            preexec_fn=as_in_a_terminal,
         )
         self.lines: list[str] = []
         self._queue: queue.Queue = queue.Queue()

@@ -66,3 +66,13 @@ def write_xtreme_dir(root: Path, task: str, langs: list[str], n: int = 40) -> Pa
                 lines += [f"{w}\t{t}" for w, t in zip(words, labels, strict=True)] + [""]
             (root / f"{split}-{lang}.tsv").write_text("\n".join(lines) + "\n")
     return root
+
+
+def as_in_a_terminal() -> None:
+    """preexec_fn of a CLI a test signals: Ctrl-C works as in a terminal's foreground job.
+    A shell script's background job starts with SIGINT ignored, children inherit that, and
+    xlprune keeps an ignored SIGINT ignored (the nohup rule), so without this a test run
+    from such a job could not stop its CLI with SIGINT."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.jobs import cli
+from tests.helpers.jobs import as_in_a_terminal, cli
 
 pytestmark = pytest.mark.slurm
 
@@ -64,6 +64,7 @@ def start(tmp: Path, *overrides: str, env: dict | None = None) -> subprocess.Pop
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_in_a_terminal,
     )
 
 
