@@ -169,7 +169,7 @@ def lightning_variant(job, lockstep=None):
     def run() -> dict:
         clock = StepClock()
         before = job.timing.get("fit", 0.0)
-        tagger, _, _ = fine_tune(job, ["en"], ["en"], callbacks=lambda dm: [clock])
+        tagger, _, _ = fine_tune(job, ["en"], ["en"], callbacks=[clock])
         fit_s = job.timing["fit"] - before
         return measurement(clock.starts, clock.ends, clock.cpu, clock.tokens, fit_s, tagger.model)
 

@@ -767,6 +767,20 @@ CASES = [
         "ranking.on=target with a method that has no target form -> use ranking=shapley",
     ),
     Case(
+        "override_ranking_on_target_with_train_split",
+        "override",
+        args("ranking=shapley", "ranking.on=target", "ranking.split=train", "pruning.count=1"),
+        ("ranking.on=target with ranking.split=train", "ranking.split=dev"),
+        "ranking.on=target with ranking.split=train -> the targets are valued on dev",
+    ),
+    Case(
+        "override_value_on_a_callback",
+        "override",
+        args("callbacks.head_importance.granularity=token", "pruning.count=1"),
+        ("callbacks.head_importance.granularity=token", "ranking.granularity"),
+        "a value set on a callback (callbacks.head_importance.granularity=token) -> set ranking.*",
+    ),
+    Case(
         "override_train_fraction_zero",
         "override",
         args("data.train_fraction=0"),

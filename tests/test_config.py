@@ -6,7 +6,8 @@ from hydra.utils import instantiate
 from tests.helpers.jobs import compose
 from xlprune.config.paths import config_dir
 
-GROUPS = ["model", "task", "data", "setting", "trainer", "logger", "experiment", "debug"]
+GROUPS = ["model", "task", "data", "setting", "trainer", "logger", "ranking", "callbacks"]
+GROUPS += ["experiment", "debug"]
 
 
 def options(group: str) -> list[str]:
@@ -38,6 +39,21 @@ def test_trainer_and_logger_instantiate(logger, tmp_path):
     trainer = instantiate(cfg.trainer, logger=built or False)
     assert isinstance(trainer, pl.Trainer)
     assert trainer.max_epochs == 3  # the paper's recipe is the default
+
+
+@pytest.mark.parametrize("ranking", options("ranking"))
+def test_callbacks_instantiate_for_every_ranking(ranking, tmp_path):
+    """conf/callbacks/ takes every value from ranking.* and the job's languages."""
+    from xlprune.callbacks.head_importance import HeadImportance
+    from xlprune.callbacks.mask_curve import MaskCurve
+
+    cfg = compose([f"ranking={ranking}", "source=[en,de]", "targets=[fr]"], tmp_path)
+    importance = instantiate(cfg.callbacks.head_importance)
+    curve = instantiate(cfg.callbacks.mask_curve)
+    assert isinstance(importance, HeadImportance) and isinstance(curve, MaskCurve)
+    assert importance.method == curve.method == cfg.ranking.method
+    assert importance.languages == ["en", "de"] and importance.targets == ["fr"]
+    assert importance.granularity == cfg.ranking.granularity and curve.max_k == cfg.pruning.max_k
 
 
 def test_paper_recipe_is_the_default(tmp_path):
@@ -75,13 +91,10 @@ def test_named_language_sets(tmp_path):
     assert len(compose(["targets=${langsets.multiatis}"], tmp_path).targets) == 9
 
 
-def test_checked_ranking_choices_are_the_implemented_ones():
-    """config.checks spells the ranking choices out (a config is checked without torch):
-    they must be what the callbacks and heads implement."""
-    from xlprune.callbacks.head_importance import METHODS, TARGETED
-    from xlprune.config import checks
+def test_granularities_the_config_allows_are_the_ones_heads_computes():
+    """config.rankings spells them out (a config is checked before torch loads)."""
+    from xlprune.config import rankings
     from xlprune.heads import GRANULARITIES
 
-    assert set(checks.CHOICES["ranking.method"]) == set(METHODS)
-    assert tuple(checks.CHOICES["ranking.granularity"]) == tuple(GRANULARITIES)
-    assert tuple(checks.TARGETED) == tuple(TARGETED)
+    assert rankings.GRANULARITIES == GRANULARITIES
+    assert compose([]).ranking.granularity == rankings.DEFAULT_GRANULARITY

@@ -13,7 +13,7 @@ from xlprune.heads import rank_heads
 
 COUNT = ["pruning.count=2"]
 JOBS = {  # name -> overrides; each job ranks with its own method (one ranking fine-tune)
-    "sentence": ["ranking.granularity=sentence"],
+    "sentence": ["ranking.granularity=sentence", "eval_batch_size=64"],
     "batch": ["ranking.granularity=batch"],
     "batch_1": ["ranking.granularity=batch", "eval_batch_size=1"],
     "token": ["ranking.granularity=token"],
@@ -23,6 +23,8 @@ JOBS = {  # name -> overrides; each job ranks with its own method (one ranking f
 }
 
 
+JOB_OF = {"gradient": "sentence", "gradient:token": "token", "iterative": "iterative"}
+JOB_OF |= {"shapley": "shapley", "max": "max"}
 ROOT: list[Path] = []  # the folder the module's jobs ran in
 
 
@@ -64,9 +66,10 @@ def test_iterative_ranking_is_its_removal_order(jobs):
     results, data = jobs["iterative"], stored(jobs["iterative"])
     rk = results["ranking"]
     assert rk["method"] == "iterative" and rk["step"] == 0.25 and rk["granularity"] == "sentence"
-    order = rank_heads(torch.tensor(data["raw"]))
-    assert sorted(data["raw"][h][k] for h, k in order) == list(range(12))  # positions
-    assert results["pruned_heads"] == [list(h) for h in sorted(order[:2])]
+    positions = {(a, b): v for a, row in enumerate(data["raw"]) for b, v in enumerate(row)}
+    assert sorted(positions.values()) == list(range(12))  # each head's removal position
+    first_two = sorted([a, b] for (a, b), v in positions.items() if v < 2)
+    assert results["pruned_heads"] == first_two
     # 12 heads, a quarter of the remaining per round: 3, 2, 2, 1, 1, 1, 1, 1 -> 7 passes
     assert data["details"]["rounds"] == 8 and rk["passes"] == 7
 
@@ -75,13 +78,18 @@ def test_shapley_ranking_removes_the_lowest_values_and_lists_harmful_heads(jobs)
     results, data = jobs["shapley"], stored(jobs["shapley"])
     rk, raw = results["ranking"], torch.tensor(data["raw"], dtype=torch.float64)
     assert rk["method"] == "shapley" and rk["on"] == "source" and rk["samples"] == 60
-    assert 13 <= rk["passes"] <= 60 and rk["shapley"][0]["value_of"] == ["en"]
+    assert 24 <= rk["passes"] <= 60  # at least one antithetic pair (2 x 12 heads)
+    assert rk["shapley"][0]["value_of"] == ["en"]
     lowest = sorted(rank_heads(raw)[:2])  # signed values, not normalised per layer
     assert results["pruned_heads"] == [list(h) for h in lowest]
     negative = sorted(
         (a, b) for a, row in enumerate(raw.tolist()) for b, v in enumerate(row) if v < 0
     )
     assert sorted((a, b) for a, b, _ in rk["harmful"]) == negative
+    # the FAST recipe barely learns (F1 near 0): the job says so instead of trusting them
+    info = rk["shapley"][0]
+    noisy = info["full_value"] <= info["empty_value"]
+    assert ("warning" in info) == noisy and (info.get("warning") in results["warnings"]) == noisy
     # efficiency: the values add up to v(all heads) - v(no head)
     full, empty = rk["shapley"][0]["full_value"], rk["shapley"][0]["empty_value"]
     assert raw.sum().item() == pytest.approx(full - empty, abs=1e-9)
@@ -109,5 +117,19 @@ def test_report_shows_every_method_side_by_side(jobs):
     assert [c.method for c in between_methods] == ["en"]
     names = set(between_methods[0].langs)
     assert {"gradient", "gradient:batch", "gradient:token", "iterative", "shapley"} <= names
-    matrix = between_methods[0].matrix
-    assert all(matrix[i][i] == 1.0 for i in range(len(matrix)))
+    # the report's Spearman agrees with scipy's on the stored matrices (gradient scores
+    # per layer by their L2 norm; iterative positions and Shapley values as stored)
+    from scipy.stats import spearmanr
+
+    def flat(name):
+        raw = torch.tensor(stored(jobs[name])["raw"], dtype=torch.float64)
+        if name not in ("iterative", "shapley"):
+            raw = raw / raw.norm(dim=1, keepdim=True)
+        return raw.flatten().tolist()
+
+    langs, matrix = between_methods[0].langs, between_methods[0].matrix
+    for a, b in (("gradient", "gradient:token"), ("gradient", "iterative"), ("shapley", "max")):
+        if a in langs and b in langs:
+            expected = spearmanr(flat(JOB_OF[a]), flat(JOB_OF[b])).statistic
+            assert matrix[langs.index(a)][langs.index(b)] == pytest.approx(expected, abs=1e-9)
+            assert matrix[langs.index(b)][langs.index(a)] == pytest.approx(expected, abs=1e-9)

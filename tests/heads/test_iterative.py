@@ -12,6 +12,7 @@ from xlprune.heads import (
     prune_heads,
     rank_heads,
 )
+from xlprune.heads.iterative import importance_passes
 
 from .conftest import HEADS, LAYERS
 
@@ -73,6 +74,9 @@ def test_rounds_and_passes(tiny, batch):
 
     res = iterative_order(model, source, step=0.5)
     assert len(calls) == res.passes == 3
+    # what the sweep plan counts without running anything
+    assert importance_passes(12, 0.01) == 11 and importance_passes(12, 0.5) == 3
+    assert importance_passes(12, 0.25) == 7 and importance_passes(1, 0.1) == 0
 
 
 def test_physically_removed_heads_go_first(tiny, batch):

@@ -258,7 +258,18 @@ def test_masked_value_on_a_pruned_model(tiny, batch):
     prune_heads(model, [(0, 0), (2, 3)])
     players = [(layer, head) for layer in range(LAYERS) for head in range(HEADS)]
     players = [h for h in players if h not in {(0, 0), (2, 3)}]
-    res = shapley_values(players, masked_value(model, negative_loss([b])), samples=60)
+    value = masked_value(model, negative_loss([b]))
+    res = shapley_values(players, value, samples=60)
     assert res.evaluations <= 60 and set(res.values) == set(players)
     m = res.matrix((LAYERS, HEADS))
     assert m[0, 0] == 0.0 and m[2, 3] == 0.0
+    # the game is the pruned model's: every remaining head against none of them, and the
+    # values add up to the difference (efficiency), whatever permutations were drawn
+    with torch.no_grad():
+        full = -model.eval()(**b).loss.item()
+    assert res.full_value == pytest.approx(full) and value(frozenset(players)) == pytest.approx(
+        full
+    )
+    assert res.empty_value == pytest.approx(value(frozenset()))
+    assert res.full_value != pytest.approx(res.empty_value)
+    assert m.sum().item() == pytest.approx(res.full_value - res.empty_value, abs=1e-9)

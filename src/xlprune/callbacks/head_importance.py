@@ -9,27 +9,18 @@ order.
 - iterative: Michel et al. 2019 section 4, the removal order of masking `step` of the
   remaining heads per round and re-scoring under the mask; stored as positions;
 - shapley: Held & Yang 2022, signed Shapley values of each head for the dev score of the
-  source (on=source) or of the job's targets (on=target), truncated Monte Carlo with a
-  budget of `samples` dev passes; lowest (most harmful) first."""
+  source (on=source, over its `split`) or of the job's targets (on=target, their dev),
+  truncated Monte Carlo with a budget of `samples` coalitions, each valued by one pass over
+  every language valued; lowest (most harmful) first."""
+
+import logging
 
 import pytorch_lightning as pl
 
+from xlprune.config.rankings import COMBINE, METHODS, ORDERED, SCORE_METHOD
+
 MODEL_INPUTS = ("input_ids", "attention_mask", "labels")
-# ranking.method -> the scores it needs (random needs none; max ranks gradient scores in
-# reverse); the one home of this map: the job, its store keys and the sweep plan read it
-SCORE_METHOD = {
-    "gradient": "gradient",
-    "max": "gradient",
-    "textpruner": "textpruner",
-    "iterative": "iterative",
-    "shapley": "shapley",
-}
-METHODS = (*SCORE_METHOD, "random")
-GRADIENT_BASED = ("gradient", "iterative")  # score methods that take a granularity
-ORDERED = ("iterative", "shapley")  # their matrices are already what is ranked: no normalising
-TARGETED = ("shapley",)  # methods with a target-language form (ranking.on=target)
-# config.checks spells METHODS, TARGETED and the granularities out (tests/test_config.py)
-COMBINE = ("sum", "merge")
+log = logging.getLogger(__name__)
 
 
 def model_batches(loader):
@@ -86,12 +77,26 @@ class HeadImportance(pl.Callback):
         self.raw: dict = {}
         self.details: dict = {}
 
+    @property
+    def dev_languages(self) -> list[str]:
+        """Languages besides the trained ones whose dev this reads (the DataModule must
+        hold them): the targets of a target-language Shapley game."""
+        return self.targets if self.targeted else []
+
+    @property
+    def targeted(self) -> bool:
+        return SCORE_METHOD.get(self.method) == "shapley" and self.on == "target"
+
     def on_fit_end(self, trainer, pl_module) -> None:
         score = SCORE_METHOD.get(self.method)
         if score is None:
             return
         dm = trainer.datamodule
         for lang in self.languages:
+            if self.targeted and self.raw:  # the targets' game is one for every source
+                first = next(iter(self.raw))
+                self.raw[lang], self.details[lang] = self.raw[first], dict(self.details[first])
+                continue
             raw, details = getattr(self, score)(dm, lang, pl_module)
             self.raw[lang] = raw.detach().cpu()
             self.details[lang] = details
@@ -123,47 +128,37 @@ class HeadImportance(pl.Callback):
         return found.ranks, {"passes": found.passes, "rounds": len(found.rounds)}
 
     def shapley(self, dm, lang: str, pl_module):
-        """Values for the mean dev score (the task's main metric) of the languages the
-        ranking is for, the model's gates set per coalition (cached, truncated)."""
-        import torch
-
+        """Values for the mean score (the task's main metric) of the languages the
+        ranking is for, the model's gates set per coalition (cached, truncated): the
+        source's `split`, or the targets' dev."""
         from xlprune.data.metrics import primary
-        from xlprune.heads import pruned_heads, shapley_values
+        from xlprune.heads import head_grid, masked_value, pruned_heads, shapley_values
 
-        langs = self.targets if self.on == "target" else [lang]
+        langs, split = (self.targets, "dev") if self.targeted else ([lang], self.split)
         name = primary(pl_module.metric)
-        gates = pl_module.head_gates
-        grid = tuple(gates.shape)
+        grid = head_grid(pl_module.model)
         gone = set(pruned_heads(pl_module.model))
         heads = [(a, b) for a in range(grid[0]) for b in range(grid[1]) if (a, b) not in gone]
-        saved = gates.clone()
 
-        def value(active: frozenset) -> float:
-            with torch.no_grad():
-                gates.zero_()
-                for layer, head in active:
-                    gates[layer, head] = 1.0
-                scores = [
-                    pl_module.score_loader(dm.loader("dev", g), dm.gold("dev", g))[name]
-                    for g in langs
-                ]
+        def dev_score(_model) -> float:
+            scores = [
+                pl_module.score_loader(dm.loader(split, g), dm.gold(split, g))[name] for g in langs
+            ]
             return sum(scores) / len(scores)
 
-        try:
-            found = shapley_values(
-                heads,
-                value,
-                self.samples,
-                seed=self.seed,
-                tolerance=self.tolerance,
-                truncation=self.truncation,
-            )
-        finally:
-            with torch.no_grad():
-                gates.copy_(saved)
+        found = shapley_values(
+            heads,
+            masked_value(pl_module.model, dev_score, heads),
+            self.samples,
+            seed=self.seed,
+            tolerance=self.tolerance,
+            truncation=self.truncation,
+        )
         details = {
-            "passes": found.evaluations,
+            "passes": found.evaluations * len(langs),  # one per coalition and language
+            "coalitions": found.evaluations,
             "permutations": found.permutations,
+            "split": split,
             "converged": found.converged,
             "value_of": langs,
             "metric": name,
@@ -171,4 +166,11 @@ class HeadImportance(pl.Callback):
             "empty_value": found.empty_value,
             "harmful": [[a, b, found.values[(a, b)]] for a, b in found.harmful()],
         }
+        if found.full_value <= found.empty_value:  # the heads together add nothing
+            details["warning"] = (
+                f"shapley: dev {name} with every head ({found.full_value:.3f}) is no better "
+                f"than with none ({found.empty_value:.3f}): the model has not learnt from its "
+                "heads, so the values (and the harmful heads) are noise"
+            )
+            log.warning(details["warning"])
         return found.matrix(grid), details

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from xlprune.config.rankings import COMBINE, GRANULARITIES, METHODS, TARGETED
 from xlprune.infra.errors import XlpruneError
 
 # What a config may name in `_target_`: these classes, and the loggers and callbacks
@@ -66,16 +67,13 @@ CHOICES = {  # key: the values it may take
     "task.metric": ("accuracy", "entity_f1"),
     "task.scheme": ("iob2", "upos"),
     "ranking.split": ("dev", "train"),  # never test: ranking on it would leak test data
-    # callbacks.head_importance.METHODS and heads.GRANULARITIES (tests/test_config.py
-    # checks they agree): spelled out so a config is checked without importing torch
-    "ranking.method": ("gradient", "max", "textpruner", "iterative", "shapley", "random"),
-    "ranking.granularity": ("sentence", "batch", "token"),
+    "ranking.method": METHODS,
+    "ranking.granularity": GRANULARITIES,
     "ranking.on": ("source", "target"),
-    "ranking.combine": ("sum", "merge"),
+    "ranking.combine": COMBINE,
     "hub_offline": ("auto", True, False),
 }
 LANGUAGE_LISTS = ("source", "targets")
-TARGETED = ("shapley",)  # ranking methods with a target form (callbacks.head_importance)
 
 
 def allowed_target(target: str) -> bool:
@@ -100,8 +98,27 @@ def check_targets(node, where: str = "") -> None:
             check_targets(value, f"{where}[{i}]")
 
 
+def check_callbacks(cfg: DictConfig) -> None:
+    """conf/callbacks/ takes every setting from ranking.*, pruning.*, source, targets and
+    seed, which the ranking's store key and results.json read: a value set on a callback
+    itself would be computed but stored under the settings it contradicts."""
+    node = cfg.get("callbacks")
+    if node is None:
+        return
+    for name, options in OmegaConf.to_container(node, resolve=False).items():
+        for key, value in (options or {}).items():
+            derived = isinstance(value, str) and value.startswith("${") and value.endswith("}")
+            if key != "_target_" and not derived:
+                raise XlpruneError(
+                    f"callbacks.{name}.{key}={value}: the callbacks follow the ranking's and "
+                    "pruning's keys; set ranking.* or pruning.* (e.g. ranking.granularity) "
+                    "instead"
+                )
+
+
 def check_values(cfg: DictConfig) -> None:
     """Numbers where numbers belong, in range; named by key, with what to give instead."""
+    check_callbacks(cfg)
     for key, least in WHOLE.items():
         value = OmegaConf.select(cfg, key)
         if value is None:
@@ -139,6 +156,11 @@ def check_values(cfg: DictConfig) -> None:
         raise XlpruneError(
             f"ranking.on=target: ranking.method={method} has no target-language form; "
             f"use {' or '.join(f'ranking={m}' for m in TARGETED)}, or ranking.on=source"
+        )
+    if on == "target" and OmegaConf.select(cfg, "ranking.split") == "train":
+        raise XlpruneError(
+            "ranking.on=target with ranking.split=train: the targets are valued on their dev "
+            "(their training data is not the job's); use ranking.split=dev, or ranking.on=source"
         )
     for key in POSITIVE:
         value = OmegaConf.select(cfg, key)

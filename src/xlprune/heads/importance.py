@@ -15,7 +15,7 @@ from xlprune.heads.gates import GateHandle, attach_gates, attached_gates
 from xlprune.heads.structure import attention_layers, head_grid
 
 
-def _prepare(batch: Mapping, device: torch.device) -> dict:
+def on_device(batch: Mapping, device: torch.device) -> dict:
     """Move tensors to the model's device; clone inference tensors so autograd may save them."""
     out = {}
     for k, v in batch.items():
@@ -104,9 +104,11 @@ def gate_importance(
     ``granularity`` says at what level the gradient is taken before its absolute value is
     summed (one backward per batch in every case):
 
-    - ``"batch"`` (default, the paper's step 3): I[l, h] = sum over batches of
-      |d loss / d g[l, h]|, with loss = ``model(**batch).loss``, the batch-mean token loss.
-    - ``"sentence"``: I[l, h] = sum over sentences s of |d L_s / d g[l, h]|, with L_s
+    - ``"batch"`` (this function's default): I[l, h] = sum over batches of
+      |d loss / d g[l, h]|, with loss = ``model(**batch).loss``, the batch-mean token loss;
+      sentences' gradients of opposite sign cancel, so it depends on the batching.
+    - ``"sentence"`` (the Hugging Face bertology recipe the paper follows, and the job's
+      default, conf/ranking/gradient.yaml): I[l, h] = sum over sentences s of |d L_s / d g[l, h]|, with L_s
       sentence s's own mean token cross-entropy over its labelled tokens (labels != -100;
       a sentence with none contributes nothing). This is what ``"batch"`` gives with
       one-sentence batches, whatever the batch size. Computed with per-sentence gates
@@ -146,7 +148,7 @@ def gate_importance(
         with _probe_gates(model, base):  # restores (or removes) the gates on exit
             handle = attached_gates(model)
             for batch in batches:
-                total += _fine_pass(handle, model, _prepare(batch, device), base, granularity)
+                total += _fine_pass(handle, model, on_device(batch, device), base, granularity)
     return total
 
 
@@ -179,21 +181,13 @@ def _batch_importance(
     model: nn.Module, batches: Iterable[Mapping], gates: torch.Tensor | None
 ) -> torch.Tensor:
     """``granularity="batch"``: the loss of ``model(**batch)``, one (layers, heads) probe."""
-    if gates is None:
-        handle = attached_gates(model)
-        gates = handle.gates if handle is not None else None
     with _grad_pass(model) as device:
-        if gates is None:
-            probe = torch.ones(
-                head_grid(model), dtype=next(model.parameters()).dtype, device=device
-            )
-        else:
-            probe = gates.detach().clone()  # a clone made here is never an inference tensor
-        probe.requires_grad_(True)
+        # a clone made here is never an inference tensor
+        probe = _base_gates(model, gates, device).clone().requires_grad_(True)
         total = torch.zeros_like(probe, requires_grad=False)
         with _probe_gates(model, probe):
             for batch in batches:
-                loss = model(**_prepare(batch, device)).loss
+                loss = model(**on_device(batch, device)).loss
                 (grad,) = torch.autograd.grad(loss, probe, allow_unused=True)
                 if grad is not None:
                     total += grad.abs()
@@ -212,7 +206,7 @@ def textpruner_importance(model: nn.Module, batches: Iterable[Mapping]) -> torch
     with _grad_pass(model) as device:
         weights = [la.output.weight for la in live]
         for batch in batches:
-            loss = model(**_prepare(batch, device)).loss
+            loss = model(**on_device(batch, device)).loss
             grads = torch.autograd.grad(loss, weights, allow_unused=True)
             for la, w, g in zip(live, weights, grads, strict=True):
                 if g is None:

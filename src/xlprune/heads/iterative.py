@@ -63,6 +63,21 @@ def _normalise_remaining(scores: torch.Tensor, remaining: torch.Tensor) -> torch
     return ((s - lo) / (hi - lo)) * remaining
 
 
+def round_size(remaining: int, step: float) -> int:
+    """Heads one round removes: `step` of the remaining ones, at least one."""
+    return min(remaining, max(1, round(step * remaining)))
+
+
+def importance_passes(heads: int, step: float) -> int:
+    """Importance passes `iterative_order` makes over `heads` unremoved heads: one per
+    round but a last round with a single head left (nothing to choose)."""
+    passes = 0
+    while heads > 0:
+        passes += heads > 1
+        heads -= round_size(heads, step)
+    return passes
+
+
 def iterative_order(
     model: nn.Module,
     batches: Batches,
@@ -110,7 +125,7 @@ def iterative_order(
         remaining[layer, head] = 0.0
     result.order.extend(gone)
     while (left := int(remaining.sum().item())) > 0:
-        take = min(left, max(1, round(step * left)))
+        take = round_size(left, step)
         if left == 1:
             scores = torch.zeros_like(remaining)
         else:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from xlprune.heads.gates import attach_gates, attached_gates
+from xlprune.heads.importance import on_device
 from xlprune.heads.structure import head_grid
 
 Head = tuple[int, int]
@@ -249,25 +250,24 @@ def masked_value(
             mask[layer, head] = 0.0
         was_training = model.training
         handle = attached_gates(model)
-        saved = handle.gates if handle is not None else None
         model.eval()
         try:
             if handle is None:
                 with attach_gates(model, mask), torch.no_grad():
                     return float(score(model))
-            handle.gates = mask
+            # written into the attached tensor, not swapped for another: its owner (a
+            # LightningModule's gate buffer) may point the handle at it again each forward
             with torch.no_grad():
-                return float(score(model))
+                saved = handle.gates.clone()
+                handle.gates.copy_(mask)
+                try:
+                    return float(score(model))
+                finally:
+                    handle.gates.copy_(saved)
         finally:
-            if handle is not None:
-                handle.gates = saved
             model.train(was_training)
 
     return value
-
-
-def _inputs(batch: Mapping, device: torch.device) -> dict:
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
 def negative_loss(batches: Iterable[Mapping]) -> Callable[[nn.Module], float]:
@@ -276,7 +276,7 @@ def negative_loss(batches: Iterable[Mapping]) -> Callable[[nn.Module], float]:
 
     def score(model: nn.Module) -> float:
         device = next(model.parameters()).device
-        losses = [float(model(**_inputs(b, device)).loss) for b in batches]
+        losses = [float(model(**on_device(b, device)).loss) for b in batches]
         return -sum(losses) / len(losses)
 
     return score
@@ -290,7 +290,7 @@ def token_accuracy(batches: Iterable[Mapping]) -> Callable[[nn.Module], float]:
         device = next(model.parameters()).device
         right = total = 0
         for b in batches:
-            inputs = _inputs(b, device)
+            inputs = on_device(b, device)
             labels = inputs.pop("labels")
             pred = model(**inputs).logits.argmax(-1)
             keep = labels != -100

@@ -4,6 +4,7 @@ it was written is found before it is used."""
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from xlprune.infra.atomic import write_text
@@ -15,6 +16,18 @@ def _digest(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             sha.update(block)
     return sha.hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file, read once per process while its size and modification time stay
+    the same (a sweep's plan fingerprints the same data files for every job)."""
+    stat = Path(path).stat()
+    return _cached_digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=1024)
+def _cached_digest(path: str, size: int, mtime_ns: int) -> str:
+    return _digest(Path(path))
 
 
 def _files(directory: Path, manifest: str) -> list[str]:

@@ -11,18 +11,15 @@ from xlprune.job.context import Job, build_model, timed
 log = logging.getLogger(__name__)
 
 
-def make_datamodule(job: Job, tokenizer, train_langs, eval_langs, dev_in_fit: bool):
-    """Training data of `train_langs`; dev of the evaluated languages and the sources (a
-    ranking scores source dev); test of the evaluated ones. `dev_in_fit`: score dev after
-    every epoch of fit (a logged learning curve), else only when asked."""
-    from xlprune.callbacks.head_importance import TARGETED
+def make_datamodule(job: Job, tokenizer, train_langs, eval_langs, dev_in_fit: bool, extra_dev=()):
+    """Training data of `train_langs`; dev of the evaluated languages, the sources (a
+    ranking scores source dev) and `extra_dev` (what a callback reads besides); test of
+    the evaluated ones. `dev_in_fit`: score dev after every epoch of fit (a logged
+    learning curve), else only when asked."""
     from xlprune.data.datamodule import TaggingDataModule
 
     cfg, splits = job.cfg, job.splits
-    dev_langs = [*eval_langs, *cfg.source]
-    if cfg.ranking.method in TARGETED and cfg.ranking.get("on") == "target":
-        dev_langs += list(cfg.targets)  # the ranking scores the targets' dev
-    dev_langs = list(dict.fromkeys(dev_langs))
+    dev_langs = list(dict.fromkeys([*eval_langs, *cfg.source, *extra_dev]))
     return TaggingDataModule(
         tokenizer,
         {lang: splits["train"][lang] for lang in train_langs},
@@ -65,16 +62,21 @@ def make_trainer(job: Job, logger=False, callbacks=(), **overrides):
     return trainer
 
 
-def fine_tune(job: Job, train_langs, eval_langs, remove=(), logger=False, callbacks=()):
+def fine_tune(
+    job: Job, train_langs, eval_langs, remove=(), logger=False, callbacks=(), extra_dev=()
+):
     """Train a fresh model on `train_langs` with `callbacks` (Lightning callbacks, built
-    from conf/callbacks/). Returns (tagger, trainer, datamodule)."""
+    from conf/callbacks/), whose data holds the dev of `extra_dev` too. Returns (tagger,
+    trainer, datamodule)."""
     from xlprune.infra.signals import trainer_call
 
     with timed(job.timing, "model"):
         model, tokenizer = build_model(job, remove)
     # with a logger, dev is scored after every epoch (its learning curve); the last of these
     # is the job's dev score, so evaluate() does not score the same model twice
-    dm = make_datamodule(job, tokenizer, train_langs, eval_langs, dev_in_fit=bool(logger))
+    dm = make_datamodule(
+        job, tokenizer, train_langs, eval_langs, dev_in_fit=bool(logger), extra_dev=extra_dev
+    )
     sizes = ", ".join(f"{g} {len(job.splits['train'][g])}" for g in train_langs)
     log.info("tokenise: train %s sentences; dev and test %s", sizes, ", ".join(eval_langs))
     with timed(job.timing, "tokenise"):

@@ -8,6 +8,7 @@ for reference only."""
 
 from pathlib import Path
 
+from xlprune.config.rankings import ORDERED
 from xlprune.infra.files import pyplot, save_figure
 
 
@@ -39,7 +40,6 @@ RAW_LABEL = {
     "iterative": "removal position\n(0 = masked first)",
     "shapley": "Shapley value for the dev score\n(signed: below 0 hurts)",
 }
-ORDERED = ("iterative", "shapley")  # ranked as they are, not per layer
 
 
 def min_max(raw: list[list[float]]) -> list[list[float]]:

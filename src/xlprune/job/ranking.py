@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlprune.callbacks.head_importance import METHODS, SCORE_METHOD
+from xlprune.config.rankings import GRADIENT_BASED, SCORE_METHOD
 from xlprune.infra.errors import XlpruneError
 
 SCORES = "scores.json"
@@ -49,8 +49,6 @@ class Ranking:
 def method_options(cfg) -> dict:
     """The ranking method's own settings: part of its store key, its score file and
     results.json (one home, so the three agree)."""
-    from xlprune.callbacks.head_importance import GRADIENT_BASED
-
     rk = cfg.ranking
     score = SCORE_METHOD.get(rk.method)
     out = {"granularity": rk.granularity} if score in GRADIENT_BASED else {}
@@ -64,26 +62,9 @@ def method_options(cfg) -> dict:
     return out
 
 
-def order_heads(method: str, matrices: list, normalise: bool, combine: str):
-    """Score matrices (one per source) -> (combined matrix, head order)."""
-    from xlprune.callbacks.head_importance import order_heads as order
-
-    try:
-        return order(method, matrices, normalise, combine)
-    except ValueError:
-        raise XlpruneError(f"ranking.combine={combine}: choose sum or merge") from None
-
-
-def read_details(path: Path) -> dict:
-    """What a stored ranking cost and found (empty for older files)."""
-    try:
-        return dict(json.loads(Path(path).read_text()).get("details") or {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
 def read_scores(path: Path, grid: tuple[int, int], model_type: str):
-    """A stored score matrix, checked: complete, and for this model's head grid."""
+    """A stored score matrix, checked: complete, and for this model's head grid; with what
+    computing it cost and found (`details`, empty for older files)."""
     import torch
 
     try:
@@ -100,7 +81,8 @@ def read_scores(path: Path, grid: tuple[int, int], model_type: str):
             f"(layers, heads), but this {model_type} model has {tuple(grid)}; use a ranking "
             "of the same architecture"
         )
-    return matrix
+    details = data.get("details")
+    return matrix, dict(details) if isinstance(details, dict) else {}
 
 
 def ranking_key(job, lang: str) -> str:
@@ -136,6 +118,7 @@ def compute_scores(job, lang: str, directory: Path) -> None:
 
     from hydra.utils import instantiate
 
+    from xlprune.callbacks.head_importance import order_heads
     from xlprune.infra.faults import reached
     from xlprune.job.finetune import fine_tune
     from xlprune.job.loggers import close_logger, log_ranking_run, make_ranking_logger
@@ -148,7 +131,12 @@ def compute_scores(job, lang: str, directory: Path) -> None:
     try:
         own = replace(job, timing={})  # inside the job's `ranking` phase, not its `fit`
         tagger, _, _ = fine_tune(
-            own, [lang], [lang], logger=logger or False, callbacks=[importance]
+            own,
+            [lang],
+            [lang],
+            logger=logger or False,
+            callbacks=[importance],
+            extra_dev=importance.dev_languages,
         )
         reached("ranking")
         raw = importance.raw[lang]
@@ -195,20 +183,19 @@ def write_scores(job, lang: str, raw, model_type: str, directory: Path, details=
 def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
     """The job's ranking: from `ranking.file`, seeded random, or the store (computing what
     is missing, once, under a lock)."""
+    from xlprune.callbacks.head_importance import order_heads
     from xlprune.heads import random_scores
     from xlprune.infra.store import stored_file_damage
     from xlprune.job.context import timed
 
     rk = job.cfg.ranking
-    if rk.method not in METHODS:
-        raise XlpruneError(f"ranking.method={rk.method}: choose one of {', '.join(METHODS)}")
     sources = list(job.cfg.source)
     if rk.get("use"):  # one source's own ranking (the paper's EC, one source at a time)
         if rk.use not in sources:
             raise XlpruneError(f"ranking.use={rk.use}: not one of the sources {sources}")
         sources = [rk.use]
     if rk.method == "random":
-        matrices, stored, computed = [random_scores(grid, job.cfg.seed)], [], 0
+        matrices, stored, computed, details = [random_scores(grid, job.cfg.seed)], [], 0, []
     elif rk.file:
         path = Path(rk.file).expanduser()
         if not path.is_file():
@@ -221,9 +208,10 @@ def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
                 f"ranking.file={path}: {problem}; run the job without ranking.file to rebuild "
                 "the stored ranking"
             )
-        matrices, stored, computed = [read_scores(path, grid, model_type)], [str(path)], 0
+        matrix, found = read_scores(path, grid, model_type)
+        matrices, stored, computed, details = [matrix], [str(path)], 0, [found]
     else:
-        matrices, stored, computed = [], [], 0
+        matrices, stored, computed, details = [], [], 0, []
         for lang in sources:
             key = ranking_key(job, lang)
             with timed(job.timing, "ranking"):
@@ -231,12 +219,13 @@ def obtain_ranking(job, grid: tuple[int, int], model_type: str) -> Ranking:
                     "rankings", key, lambda d, lang=lang: compute_scores(job, lang, d)
                 )
             computed += built
-            matrices.append(read_scores(entry / SCORES, grid, model_type))
+            matrix, found = read_scores(entry / SCORES, grid, model_type)
+            matrices.append(matrix)
+            details.append(found)
             stored.append(str(entry / SCORES))
     combined, order = order_heads(rk.method, matrices, rk.normalise, rk.combine)
     options = {"split": rk.split, "normalise": rk.normalise, "combine": rk.combine}
     options.update(method_options(job.cfg))
-    details = [read_details(Path(f)) for f in stored]
     return Ranking(rk.method, sources, order, combined.tolist(), stored, computed, options, details)
 
 

@@ -37,13 +37,20 @@ def result_key(cfg: DictConfig, inputs: str = "") -> str:
     from omegaconf import OmegaConf
 
     from xlprune.infra.store import key as store_key
+    from xlprune.job.ranking import method_options
 
     # left out before resolving: the logger's folder is Hydra's runtime one, unknown to
-    # the sweep plan, which looks the same key up before any job runs
+    # the sweep plan, which looks the same key up before any job runs; the callbacks are
+    # derived from the keys below (config.checks.check_callbacks)
     ignored = ("logger", "cache_dir", "hub_offline", "resume", "min_free_gb", "hydra")
-    kept = OmegaConf.masked_copy(cfg, [k for k in cfg if k not in ignored])
+    kept = OmegaConf.masked_copy(cfg, [k for k in cfg if k not in (*ignored, "callbacks")])
     data = OmegaConf.to_container(kept, resolve=True)
     data.get("trainer", {}).pop("enable_progress_bar", None)
+    # of the ranking, what its method uses: a sweep over ranking.granularity does not
+    # re-train the shapley or random jobs, whose results it does not change
+    rk = data.pop("ranking", None) or {}
+    used = ("method", "split", "normalise", "combine", "use", "file")
+    data["ranking"] = {k: rk.get(k) for k in used} | method_options(cfg)
     data["inputs"] = inputs
     return store_key(**data)
 
@@ -54,15 +61,16 @@ def input_fingerprint(cfg: DictConfig, data) -> str:
     is not reused after the data was corrected or the model saved again."""
     import hashlib
 
-    sha = hashlib.sha256()
     from xlprune.data.corpus import languages
+    from xlprune.infra.checksums import file_digest
 
+    sha = hashlib.sha256()
     if hasattr(data, "path") and hasattr(data, "pattern"):  # files on disk (FileSource)
         for lang in languages(cfg):
             for split in ("train", "dev", "test"):
                 path = data.path(lang, split) if data.pattern.get(split) else None
                 if path is not None and path.is_file():
-                    sha.update(f"{lang}/{split}\0".encode() + path.read_bytes())
+                    sha.update(f"{lang}/{split}:{file_digest(path)}\0".encode())
     folder = Path(str(cfg.model.get("name_or_path") or "")).expanduser()
     if cfg.model.get("name_or_path") and folder.is_dir():
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -167,9 +175,12 @@ def stored_result(cfg: DictConfig) -> dict | None:
     from xlprune.data.corpus import make_source
     from xlprune.infra.store import Store
 
+    store = Store(cfg.cache_dir)
+    if not cfg.get("resume", True) or not (store.root / "results").is_dir():
+        return None  # nothing stored yet (a first run): no key worth computing
     try:
         key = result_key(cfg, input_fingerprint(cfg, make_source(cfg.data)))
-        return finished_result(cfg, Store(cfg.cache_dir), key)
+        return finished_result(cfg, store, key)
     except Exception:  # noqa: BLE001 - the job reports a bad config itself, in one line
         return None
 
@@ -238,7 +249,7 @@ def run_job(cfg: DictConfig) -> dict:
                 "fine_tunes": extra.pop("fine_tunes"),
                 "data_notes": dict(job.notes, unseen_labels=unseen),
                 "vocabulary": getattr(spec, "vocabulary", None),
-                "warnings": chance_check(job, plan, metrics),
+                "warnings": chance_check(job, plan, metrics) + ranking_warnings(ranking),
                 **extra,
                 "store": {"built": list(store.built), "repaired": list(store.repaired)},
             },
@@ -271,6 +282,11 @@ def score_line(results: dict) -> str:
         values = " ".join(f"{g} {v[name]:.3f}" for g, v in by_lang.items() if name in v)
         parts.append(f"{split} {values}" if values else f"{split} -")
     return f"{name}, k={results['prune_count']}: " + "; ".join(parts)
+
+
+def ranking_warnings(ranking) -> list[str]:
+    """What computing the ranking found wrong with it (a Shapley game without signal)."""
+    return [d["warning"] for d in (ranking.details if ranking else []) if d.get("warning")]
 
 
 def chance_check(job, plan, metrics: dict) -> list[str]:

@@ -32,8 +32,9 @@ def run_trial(job, plan, remove, logger, out_dir: Path, curve=None, order=None):
     draw = job.cfg.pruning.mode == "mask" if curve is None else curve
     for train_langs, eval_langs in plan:
         callbacks = curve_callbacks(job, order) if draw else []
+        extra_dev = callbacks[0].dev_languages if draw else ()
         tagger, trainer, dm = fine_tune(
-            job, train_langs, eval_langs, remove, logger or False, callbacks
+            job, train_langs, eval_langs, remove, logger or False, callbacks, extra_dev
         )
         for split, by_lang in evaluate(job, tagger, trainer, dm, eval_langs).items():
             metrics[split].update(by_lang)

@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xlprune.config.rankings import DEFAULT_GRANULARITY, GRADIENT_BASED, ORDERED, SCORE_METHOD
 from xlprune.infra.files import pyplot, save_figure, write_csv
-from xlprune.job.heatmap import ORDERED, per_layer, ranked_values
+from xlprune.job.heatmap import per_layer, ranked_values
 from xlprune.report.series import Context, slugify
 
 
@@ -63,9 +64,6 @@ def score_files(jobs, contexts: dict) -> tuple[list[ScoreFile], list[str]]:
     return list(found.values()), problems
 
 
-DEFAULT_GRANULARITY = "sentence"
-
-
 def method_label(data: dict) -> str:
     """A ranking's name in the report: its method, with the granularity of gradient-based
     ones when it is not the default. A record from before granularities were recorded has
@@ -74,7 +72,7 @@ def method_label(data: dict) -> str:
     if method == "shapley" and data.get("on") == "target":
         return "shapley:target"  # the targets' own ranking, not the source's
     granularity = data.get("granularity")
-    if method not in ("gradient", "max", "iterative") or granularity is None:
+    if SCORE_METHOD.get(method) not in GRADIENT_BASED or granularity is None:
         return method
     return method if granularity == DEFAULT_GRANULARITY else f"{method}:{granularity}"
 

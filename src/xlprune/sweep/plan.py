@@ -23,11 +23,11 @@ def job_configs(config, jobs: list[list[str]]):
 
 
 def count(cfgs) -> dict:
-    """Jobs, fine-tunes they run, and distinct rankings they need (at most: some may
-    already be stored)."""
+    """Jobs, those already done (their results stored: a rerun copies them), and what the
+    others run: fine-tunes and distinct rankings (at most: some may already be stored)."""
     import json
 
-    from xlprune.callbacks.head_importance import SCORE_METHOD
+    from xlprune.config.rankings import SCORE_METHOD
     from xlprune.job.context import plan_fine_tunes
     from xlprune.job.ranking import method_options
     from xlprune.job.run import stored_result
@@ -115,18 +115,27 @@ def estimate(cfg, workers: int | None = None, steps: int = 3) -> Estimate:
 def _estimate(cfg, steps: int) -> Estimate:
     import torch
 
-    from xlprune.callbacks.head_importance import SCORE_METHOD
     from xlprune.callbacks.step_times import StepTimes
+    from xlprune.config.rankings import SCORE_METHOD
+    from xlprune.heads import head_grid
+    from xlprune.heads.iterative import importance_passes
     from xlprune.job.context import build_model, plan_fine_tunes, prepare_job
     from xlprune.job.finetune import make_datamodule, make_tagger, make_trainer
     from xlprune.job.loggers import wants_logger
+    from xlprune.job.run import quiet_lightning
 
+    quiet_lightning()  # as in a job: its banners say nothing about the sweep
     job = prepare_job(cfg)
     plan = plan_fine_tunes(cfg.setting.name, list(cfg.source), list(cfg.targets))
     train_langs, eval_langs = plan[0]
     start = time.perf_counter()
     model, tokenizer = build_model(job)
-    dm = make_datamodule(job, tokenizer, train_langs, eval_langs, dev_in_fit=False)
+    rk, score = cfg.ranking, SCORE_METHOD.get(cfg.ranking.method)
+    targeted = score == "shapley" and rk.get("on") == "target"
+    valued = list(cfg.targets) if targeted else list(cfg.source[:1])
+    dm = make_datamodule(
+        job, tokenizer, train_langs, eval_langs, dev_in_fit=False, extra_dev=valued
+    )
     dm.setup()
     setup_s = time.perf_counter() - start
     timer = StepTimes()
@@ -145,33 +154,25 @@ def _estimate(cfg, steps: int) -> Estimate:
     train_s = per_step * cfg.trainer.max_epochs * batches
     eval_batch_s = per_step * cfg.eval_batch_size / cfg.batch_size / 3
 
-    def dev_batches(langs) -> int:
-        return sum(len(dm.loader("dev", g)) for g in langs)
+    def batches_of(split: str, langs, limit) -> int:  # Lightning limits each loader
+        return sum(limited(limit, len(dm.loader(split, g))) for g in langs)
 
-    dev = limited(cfg.trainer.get("limit_val_batches"), dev_batches(eval_langs))
-    test = limited(cfg.trainer.get("limit_test_batches"), len(dm.test_dataloader()[0]))
-    test *= len(eval_langs)
+    dev = batches_of("dev", eval_langs, cfg.trainer.get("limit_val_batches"))
+    test = batches_of("test", eval_langs, cfg.trainer.get("limit_test_batches"))
     passes = cfg.trainer.max_epochs if wants_logger(cfg) else 1
     curve = cfg.pruning.max_k + 1 if cfg.pruning.mode in ("mask", "guided") else 0
     fine_tune_s = setup_s + train_s + eval_batch_s * (dev * (passes + curve) + test)
-    # a ranking fine-tune trains on one source and scores heads over its data
-    rk, score = cfg.ranking, SCORE_METHOD.get(cfg.ranking.method)
-    source_dev = dev_batches(cfg.source[:1])
-    scoring = {"gradient": 3, "textpruner": 3, "iterative": 3 * iterative_rounds(cfg)}
-    scoring["shapley"] = int(rk.get("samples") or 0)
-    ranking_s = fine_tune_s + eval_batch_s * source_dev * scoring.get(score, 0)
+    # a ranking fine-tune trains on one source and scores heads over all of its
+    # ranking.split (a Shapley game over the targets: their dev)
+    split = "dev" if targeted else str(rk.get("split") or "dev")
+    scored = batches_of(split, valued, None)
+    layers, heads = head_grid(model)
+    rounds = importance_passes(layers * heads, float(rk.get("step") or 0.1))
+    # a gradient pass is a forward and a backward: about three forward passes
+    scoring = {"gradient": 3, "textpruner": 3, "iterative": 3 * rounds}
+    scoring["shapley"] = int(rk.get("samples") or 0)  # coalitions, each a pass per language
+    ranking_s = fine_tune_s + eval_batch_s * scored * scoring.get(score, 0)
     return Estimate(fine_tune_s, ranking_s)
-
-
-def iterative_rounds(cfg) -> int:
-    """Importance passes of an iterative ranking over the model's heads (tiny models know
-    their size from the config; 144 heads otherwise)."""
-    heads = (cfg.model.get("num_layers") or 12) * (cfg.model.get("num_heads") or 12)
-    step, rounds = float(cfg.ranking.get("step") or 0.1), 0
-    while heads > 1:
-        heads -= max(1, round(step * heads))
-        rounds += 1
-    return rounds
 
 
 def limited(limit, batches: int) -> int:
@@ -245,7 +246,6 @@ class SweepPlan(Callback):
             return
         try:
             cfgs = list(job_configs(config, jobs))
-            size = count(cfgs)
         except Exception as err:  # the sweep itself reports bad configs, job by job
             print(f"[xlprune] sweep of {len(jobs)} jobs ({reason(err)})", flush=True)
             return
@@ -256,6 +256,11 @@ class SweepPlan(Callback):
             hub.check_sweep(cfgs)  # every job's models and datasets, before any job starts
         except XlpruneError as err:  # from a callback Hydra would print a traceback
             fail(str(err))
+        try:
+            size = count(cfgs)
+        except Exception as err:
+            print(f"[xlprune] sweep of {len(jobs)} jobs ({reason(err)})", flush=True)
+            return
         line = (
             f"[xlprune] sweep: {size['jobs']} jobs, {size['fine_tunes']} fine-tunes and at "
             f"most {size['rankings']} ranking fine-tunes"
