@@ -72,6 +72,7 @@ CHOICES = {  # key: the values it may take
     "ranking.on": ("source", "target"),
     "ranking.combine": COMBINE,
     "hub_offline": ("auto", True, False),
+    "pruning.mode": ("remove", "mask", "search", "guided"),
 }
 LANGUAGE_LISTS = ("source", "targets")
 
@@ -116,6 +117,32 @@ def check_callbacks(cfg: DictConfig) -> None:
                 )
 
 
+def check_pruning(cfg: DictConfig) -> None:
+    """What to remove, said once: a count or heads (not both), neither when the mode picks
+    k itself, and a ranking.use among the sources. Checked before a sweep launches (and
+    before a job imports torch); what needs the model's size waits for the job."""
+    p = cfg.get("pruning")
+    if p is None:
+        return
+    heads, count, mode = p.get("heads"), p.get("count"), p.get("mode")
+    if heads and count:
+        raise XlpruneError("pruning.count and pruning.heads both given: choose one")
+    if (heads or count) and mode in ("search", "guided", "mask"):
+        raise XlpruneError(
+            {
+                "search": "pruning.mode=search tries k = 0..search.max_k itself; leave "
+                "pruning.count at 0 and pruning.heads unset",
+                "guided": "pruning.mode=guided chooses k itself; leave pruning.count at 0 and "
+                "pruning.heads unset",
+                "mask": "pruning.mode=mask scores k = 0..pruning.max_k masked heads itself; "
+                "leave pruning.count at 0 and pruning.heads unset",
+            }[mode]
+        )
+    use, sources = OmegaConf.select(cfg, "ranking.use"), cfg.get("source")
+    if use and OmegaConf.is_list(sources) and use not in sources:
+        raise XlpruneError(f"ranking.use={use}: not one of the sources {list(sources)}")
+
+
 def check_values(cfg: DictConfig) -> None:
     """Numbers where numbers belong, in range; named by key, with what to give instead."""
     check_callbacks(cfg)
@@ -134,6 +161,7 @@ def check_values(cfg: DictConfig) -> None:
         if value is not None and value not in allowed:
             shown = ", ".join(str(v).lower() for v in allowed)
             raise XlpruneError(f"{key}={value}: choose one of {shown}")
+    check_pruning(cfg)
     for key in LANGUAGE_LISTS:
         value = OmegaConf.select(cfg, key)
         if value is not None and not OmegaConf.is_list(value) and not isinstance(value, list):

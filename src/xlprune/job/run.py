@@ -108,8 +108,9 @@ def side_by_side(workers: int | None) -> bool:
 
 
 def start(cfg: DictConfig) -> Path:
-    """Before any work: quiet logs, shared threads, no secrets in what the job writes, and
-    a config and output folder that can finish. Returns the job's output folder."""
+    """Before any work: quiet logs, no secrets in what the job writes, and a config and
+    output folder that can finish. Returns the job's output folder. Nothing heavy is
+    imported yet: bad data or languages fail in about a second (ready_to_train follows)."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
@@ -117,9 +118,7 @@ def start(cfg: DictConfig) -> Path:
     from xlprune.infra.secrets import redact_logs, remember_config, scrub_argv, scrub_files
 
     quiet_lightning()
-    workers = local_workers()
-    share_threads(workers)
-    if side_by_side(workers):
+    if side_by_side(local_workers()):
         cfg.trainer.enable_progress_bar = False
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
@@ -130,13 +129,19 @@ def start(cfg: DictConfig) -> Path:
     first = multirun and str(hc.job.get("num", "")) == "0"
     scrub_files(out_dir, hc.sweep.dir if first else None)
     check_job(cfg, out_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir")
-    check_trainer(cfg)
     return out_dir
 
 
+def ready_to_train(cfg: DictConfig) -> None:
+    """Once the data has been read and checked, before any model is built: torch's
+    threads shared with the other jobs here, and a trainer config that builds."""
+    share_threads(local_workers())
+    check_trainer(cfg)
+
+
 def check_trainer(cfg: DictConfig) -> None:
-    """The trainer config builds, on this machine, into one process: before data and
-    tokenisation, not when the first fine-tune starts."""
+    """The trainer config builds, on this machine, into one process: before tokenisation
+    and the first fine-tune (a ranking's included), not when that fine-tune starts."""
     from hydra.utils import instantiate
 
     from xlprune.infra.errors import one_line
@@ -199,7 +204,6 @@ def run_job(cfg: DictConfig) -> dict:
     from xlprune.infra.signals import phase
     from xlprune.infra.store import Store
     from xlprune.job.context import plan_fine_tunes, prepare_job
-    from xlprune.job.loggers import close_logger, finish_logger, logger_record, make_logger
     from xlprune.job.results import FILENAME, JobResult, versions, write_json_atomic
     from xlprune.job.selection import choose_heads
     from xlprune.job.trials import guided_k, run_trial, search_k
@@ -215,10 +219,13 @@ def run_job(cfg: DictConfig) -> dict:
     source, targets = list(cfg.source), list(cfg.targets)
     plan = plan_fine_tunes(cfg.setting.name, source, targets)
     job = prepare_job(cfg, data, store)  # its store: what checking the result found too
+    ready_to_train(cfg)
     store, timing, spec, labels = job.store, job.timing, job.spec, job.labels
     train_langs = list(dict.fromkeys(lang for train, _ in plan for lang in train))
     unseen = unseen_in_training(job.splits, train_langs)
     remove, ranking, grid = choose_heads(job)
+    from xlprune.job.loggers import close_logger, finish_logger, logger_record, make_logger
+
     logger = make_logger(cfg, out_dir)
     try:
         if cfg.pruning.mode == "search":

@@ -13,46 +13,27 @@ from xlprune.infra.errors import XlpruneError
 
 log = logging.getLogger(__name__)
 
-MODES = ("remove", "mask", "search", "guided")
-
 
 def choose_heads(job):
-    """(heads to remove before fine-tuning, the Ranking used or None, (layers, heads))."""
+    """(heads to remove before fine-tuning, the Ranking used or None, (layers, heads)).
+    The mode, count and heads were checked with the config (config.checks.check_pruning);
+    here what needs the model's size."""
     from xlprune.config.checks import check_prune_count
     from xlprune.heads import parse_heads
     from xlprune.job.ranking import check_method, obtain_ranking
 
     p = job.cfg.pruning
     grid, model_type = job.spec.grid()
-    if p.mode not in MODES:
-        raise XlpruneError(f"pruning.mode={p.mode}: choose one of {', '.join(MODES)}")
     check_prune_count(p.count, *grid)
     check_method(job.cfg, grid)
-    if p.heads and p.count:
-        raise XlpruneError("pruning.count and pruning.heads both given: choose one")
     if p.mode == "search":
-        if p.heads or p.count:
-            raise XlpruneError(
-                "pruning.mode=search tries k = 0..search.max_k itself; leave "
-                "pruning.count at 0 and pruning.heads unset"
-            )
         return [], obtain_ranking(job, grid, model_type), grid
     if p.mode == "guided":
-        if p.heads or p.count:
-            raise XlpruneError(
-                "pruning.mode=guided chooses k itself; leave pruning.count at 0 and "
-                "pruning.heads unset"
-            )
         n, max_k = job.cfg.guided.candidates, min(p.max_k, grid[0] * grid[1])
         if not 1 <= n <= max_k:
             bound = f"pruning.max_k ({max_k})" if max_k == p.max_k else f"the model's {max_k} heads"
             raise XlpruneError(f"guided.candidates={n}: give 1 to {bound} values of k to re-train")
         return [], None, grid  # the ranking once the unpruned fine-tune ran (it may be it)
-    if p.mode == "mask" and (p.heads or p.count):
-        raise XlpruneError(
-            "pruning.mode=mask scores k = 0..pruning.max_k masked heads itself; "
-            "leave pruning.count at 0 and pruning.heads unset"
-        )
     if p.heads:
         try:
             return parse_heads(str(p.heads), grid), None, grid
