@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(OFFLINE) $(PY) -m xlprune +experiment=demo -m
 
+# Two test processes (pytest-xdist), each file's tests in one of them (module fixtures are
+# built once): half the suite waits on subprocesses, SLURM polls and timeouts, not the CPU.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(OFFLINE) $(PY) -m pytest -q
+	$(OFFLINE) $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
