@@ -117,13 +117,14 @@ def test_a_sweep_runs_on_slurm_with_progress_results_and_report(tmp_path):
 
 def test_a_cancelled_job_ends_the_sweep_with_a_report_and_a_rerun_does_only_it(tmp_path):
     cwd = tmp_path / "cancel"
-    grid = ["trainer.max_epochs=1,400", "hydra.sweep.dir=first"]
+    # a job that leaves the queue without a word counts as lost only after lost_after_s: at
+    # 300 s, a sweep that ends within communicate's 120 s saw the cancelled job's own record
+    # (no wall-clock bound of our own: the report after it is slow on a loaded machine)
+    grid = ["trainer.max_epochs=1,400", "hydra.sweep.dir=first", "hydra.launcher.lost_after_s=300"]
     proc = start(cwd, *grid)
     slow = running_task(cwd / "first", 1)
     subprocess.run(["scancel", slow], check=True)
-    cancelled = time.time()
     out, err = proc.communicate(timeout=120)
-    assert time.time() - cancelled < 30, "the sweep should end soon after the cancel"
     assert proc.returncode == 1, err[-2000:]
     assert re.search(r"job 2 of 2 failed \(stopped by a signal\)", out), out
     assert "1 job(s) did not finish" in out and "interrupted by SIGTERM" in out
