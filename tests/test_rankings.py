@@ -24,7 +24,7 @@ JOBS = {  # name -> overrides; each job ranks with its own method (one ranking f
 
 
 JOB_OF = {"gradient": "sentence", "gradient:token": "token", "iterative": "iterative"}
-JOB_OF |= {"shapley": "shapley", "max": "max"}
+JOB_OF |= {"shapley": "shapley"}
 ROOT: list[Path] = []  # the folder the module's jobs ran in
 
 
@@ -128,8 +128,29 @@ def test_report_shows_every_method_side_by_side(jobs):
         return raw.flatten().tolist()
 
     langs, matrix = between_methods[0].langs, between_methods[0].matrix
-    for a, b in (("gradient", "gradient:token"), ("gradient", "iterative"), ("shapley", "max")):
-        if a in langs and b in langs:
-            expected = spearmanr(flat(JOB_OF[a]), flat(JOB_OF[b])).statistic
-            assert matrix[langs.index(a)][langs.index(b)] == pytest.approx(expected, abs=1e-9)
-            assert matrix[langs.index(b)][langs.index(a)] == pytest.approx(expected, abs=1e-9)
+    pairs = (("gradient", "gradient:token"), ("gradient", "iterative"), ("shapley", "gradient"))
+    for a, b in pairs:
+        expected = spearmanr(flat(JOB_OF[a]), flat(JOB_OF[b])).statistic
+        assert matrix[langs.index(a)][langs.index(b)] == pytest.approx(expected, abs=1e-9)
+        assert matrix[langs.index(b)][langs.index(a)] == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_targets_game_in_a_masked_curve_is_played_once_for_all_sources(tmp_path):
+    """Mask mode trains one model on every source: its targets' game is the same for each,
+    computed once and its passes counted once."""
+    done = run_job(
+        [
+            *FAST,
+            *JOBS["shapley"],
+            "ranking.on=target",
+            "pruning.mode=mask",
+            "pruning.max_k=2",
+            "source=[en,de]",
+            "targets=[fr]",
+        ],
+        tmp_path,
+    )
+    details = done["ranking"]["shapley"]
+    assert [d["value_of"] for d in details] == [["fr"], ["fr"]]
+    assert details[1]["same_as"] == "en" and details[1]["passes"] == 0
+    assert done["ranking"]["passes"] == details[0]["passes"] == details[0]["coalitions"] > 0

@@ -95,7 +95,9 @@ class HeadImportance(pl.Callback):
         for lang in self.languages:
             if self.targeted and self.raw:  # the targets' game is one for every source
                 first = next(iter(self.raw))
-                self.raw[lang], self.details[lang] = self.raw[first], dict(self.details[first])
+                # the same matrix, its cost counted once (Ranking.record sums the passes)
+                shared = dict(self.details[first], passes=0, coalitions=0, same_as=first)
+                self.raw[lang], self.details[lang] = self.raw[first], shared
                 continue
             raw, details = getattr(self, score)(dm, lang, pl_module)
             self.raw[lang] = raw.detach().cpu()
